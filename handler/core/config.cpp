@@ -1,0 +1,266 @@
+// config.cpp -- settings table, parsers and validation for Config.
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace boardhook::core {
+
+namespace {
+
+using Apply = const char* (*)(Config&, std::string_view value);  // nullptr = accepted
+
+template <typename Integer>
+std::optional<Integer> parse_integer(std::string_view text) {
+  Integer value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+// "4194304", "512k", "4M" (binary multiples).
+std::optional<std::size_t> parse_size(std::string_view text) {
+  std::size_t multiplier = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'k': case 'K': multiplier = 1024; break;
+      case 'm': case 'M': multiplier = 1024 * 1024; break;
+      default: break;
+    }
+    if (multiplier != 1) text.remove_suffix(1);
+  }
+  const auto number = parse_integer<std::size_t>(text);
+  if (!number || *number > SIZE_MAX / multiplier) return std::nullopt;
+  return *number * multiplier;
+}
+
+std::string_view trim(std::string_view text) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+bool is_key_safe(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':';
+  });
+}
+
+// Tokens are comma-separated so that two can be valid while one is rotated out.
+const char* apply_tokens(Config& config, std::string_view value) {
+  config.verify_tokens.clear();
+  while (!value.empty()) {
+    const std::size_t comma = value.find(',');
+    const std::string_view token = trim(value.substr(0, comma));
+    value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+    if (!token.empty()) config.verify_tokens.emplace_back(token);
+  }
+  if (config.verify_tokens.empty()) return "holds no token";
+  return nullptr;
+}
+
+const char* apply_listen(Config& config, std::string_view value) {
+  if (value.starts_with("unix:")) {
+    if (value.size() == 5) return "missing the socket path after \"unix:\"";
+  } else {
+    const std::size_t colon = value.rfind(':');
+    if (colon == std::string_view::npos) return "expected \"unix:/path\" or \"host:port\"";
+    const auto port = parse_integer<int>(value.substr(colon + 1));
+    if (!port || *port < 1 || *port > 65535) return "port must be 1-65535";
+  }
+  config.listen = value;
+  return nullptr;
+}
+
+struct Setting {
+  std::string_view name;
+  Apply apply;
+};
+
+// One row per environment variable (BOARDHOOK_VERIFY_TOKEN_FILE is read separately:
+// it names a file, and reading files is the caller's business).
+constexpr Setting settings[] = {
+    {"BOARDHOOK_VERIFY_TOKEN", apply_tokens},
+    {"BOARDHOOK_REDIS_URL",
+     [](Config& c, std::string_view v) -> const char* {
+       static thread_local std::string error;
+       auto endpoint = parse_redis_url(v, error);
+       if (!endpoint) return error.c_str();
+       c.redis_url = v;
+       c.redis = *endpoint;
+       return nullptr;
+     }},
+    {"BOARDHOOK_QUEUE_PREFIX",
+     [](Config& c, std::string_view v) -> const char* {
+       if (v.empty() || v.size() > 64 || !is_key_safe(v)) return "must be 1-64 characters of A-Z a-z 0-9 _ - . :";
+       c.queue_prefix = v;
+       return nullptr;
+     }},
+    {"BOARDHOOK_MAX_BODY_BYTES",
+     [](Config& c, std::string_view v) -> const char* {
+       const auto size = parse_size(v);
+       if (!size || *size < 1024 || *size > 256u * 1024 * 1024) return "must be a size from 1k to 256M (bytes, or with k/M)";
+       c.max_body_bytes = *size;
+       return nullptr;
+     }},
+    {"BOARDHOOK_REDIS_TIMEOUT_MS",
+     [](Config& c, std::string_view v) -> const char* {
+       // The sender gives up after 20 s; connect + transaction must fit well inside that.
+       const auto ms = parse_integer<int>(v);
+       if (!ms || *ms < 10 || *ms > 8000) return "must be an integer from 10 to 8000";
+       c.redis_timeout_ms = *ms;
+       return nullptr;
+     }},
+    {"BOARDHOOK_REJECTED_KEEP",
+     [](Config& c, std::string_view v) -> const char* {
+       const auto keep = parse_integer<std::size_t>(v);
+       if (!keep || *keep > 1'000'000) return "must be an integer from 0 to 1000000";
+       c.rejected_keep = *keep;
+       return nullptr;
+     }},
+    {"BOARDHOOK_LISTEN", apply_listen},
+    {"BOARDHOOK_THREADS",
+     [](Config& c, std::string_view v) -> const char* {
+       const auto threads = parse_integer<int>(v);
+       if (!threads || *threads < 1 || *threads > 1024) return "must be an integer from 1 to 1024";
+       c.threads = *threads;
+       return nullptr;
+     }},
+    {"BOARDHOOK_LOG_LEVEL",
+     [](Config& c, std::string_view v) -> const char* {
+       constexpr std::string_view levels[] = {"debug", "info", "warn", "error"};
+       if (std::find(std::begin(levels), std::end(levels), v) == std::end(levels)) return "must be debug, info, warn or error";
+       c.log_level = v;
+       return nullptr;
+     }},
+};
+
+std::string quoted_setting(std::string_view name, std::string_view value) {
+  std::string text(name);
+  text += "=\"";
+  text += value;
+  text += '"';
+  return text;
+}
+
+}  // namespace
+
+std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::string& error) {
+  RedisEndpoint endpoint;
+  if (url.starts_with("unix://")) {
+    std::string_view rest = url.substr(7);
+    const std::size_t question = rest.find('?');
+    if (question != std::string_view::npos) {
+      const std::string_view query = rest.substr(question + 1);
+      rest = rest.substr(0, question);
+      if (!query.starts_with("db=")) { error = "only ?db=N is understood after a unix socket path"; return std::nullopt; }
+      const auto db = parse_integer<int>(query.substr(3));
+      if (!db || *db < 0) { error = "db must be a non-negative integer"; return std::nullopt; }
+      endpoint.database = *db;
+    }
+    if (!rest.starts_with("/")) { error = "expected unix:///absolute/path"; return std::nullopt; }
+    endpoint.host.clear();
+    endpoint.unix_path = rest;
+    return endpoint;
+  }
+  if (!url.starts_with("redis://")) {
+    error = url.find("://") == std::string_view::npos ? "missing \"://\"" : "scheme must be redis:// or unix://";
+    return std::nullopt;
+  }
+  std::string_view rest = url.substr(8);
+  const std::size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    const std::string_view db_text = rest.substr(slash + 1);
+    if (!db_text.empty()) {
+      const auto db = parse_integer<int>(db_text);
+      if (!db || *db < 0) { error = "database must be a non-negative integer"; return std::nullopt; }
+      endpoint.database = *db;
+    }
+  }
+  const std::size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    const std::string_view credentials = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    const std::size_t colon = credentials.find(':');
+    if (colon == std::string_view::npos) {
+      endpoint.password = credentials;
+    } else {
+      endpoint.username = credentials.substr(0, colon);
+      endpoint.password = credentials.substr(colon + 1);
+    }
+  }
+  std::string_view host = authority;
+  std::string_view port_text;
+  if (authority.starts_with("[")) {  // [::1]:6379
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) { error = "unclosed '[' in host"; return std::nullopt; }
+    host = authority.substr(1, close - 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (after.starts_with(":")) port_text = after.substr(1);
+    else if (!after.empty()) { error = "unexpected text after ']'"; return std::nullopt; }
+  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port_text = authority.substr(colon + 1);
+  }
+  if (host.empty()) { error = "missing host"; return std::nullopt; }
+  endpoint.host = host;
+  if (!port_text.empty()) {
+    const auto port = parse_integer<int>(port_text);
+    if (!port || *port < 1 || *port > 65535) { error = "port must be 1-65535"; return std::nullopt; }
+    endpoint.port = *port;
+  }
+  return endpoint;
+}
+
+Config load_config(const EnvLookup& lookup, const FileReader& read_file) {
+  Config config;
+  for (const Setting& setting : settings) {
+    const auto value = lookup(setting.name);
+    if (!value) continue;
+    if (const char* problem = setting.apply(config, *value)) {
+      // Secrets are never echoed, not even in a start-up error.
+      const bool is_secret = setting.name == "BOARDHOOK_VERIFY_TOKEN" || setting.name == "BOARDHOOK_REDIS_URL";
+      throw ConfigError(quoted_setting(setting.name, is_secret ? "…" : *value) + ": " + problem);
+    }
+  }
+  if (const auto token_file = lookup("BOARDHOOK_VERIFY_TOKEN_FILE")) {
+    if (lookup("BOARDHOOK_VERIFY_TOKEN")) {
+      throw ConfigError("BOARDHOOK_VERIFY_TOKEN and BOARDHOOK_VERIFY_TOKEN_FILE are both set: set only one");
+    }
+    std::string error;
+    const auto contents = read_file(*token_file, error);
+    if (!contents) throw ConfigError(quoted_setting("BOARDHOOK_VERIFY_TOKEN_FILE", *token_file) + ": " + error);
+    if (const char* problem = apply_tokens(config, *contents)) {
+      throw ConfigError(quoted_setting("BOARDHOOK_VERIFY_TOKEN_FILE", *token_file) + ": " + problem);
+    }
+  }
+  if (config.verify_tokens.empty()) {
+    throw ConfigError("BOARDHOOK_VERIFY_TOKEN (or BOARDHOOK_VERIFY_TOKEN_FILE) is required: "
+                      "the verification handshake cannot be answered without it");
+  }
+  return config;
+}
+
+std::string describe(const Config& config) {
+  std::string redis = config.redis.is_unix_socket()
+                          ? "unix://" + config.redis.unix_path
+                          : config.redis.host + ":" + std::to_string(config.redis.port);
+  redis += "/" + std::to_string(config.redis.database);
+  return "listen=" + (config.listen.empty() ? std::string("fd:0") : config.listen) + " redis=" + redis +
+         " prefix=" + config.queue_prefix + " max_body_bytes=" + std::to_string(config.max_body_bytes) +
+         " redis_timeout_ms=" + std::to_string(config.redis_timeout_ms) +
+         " rejected_keep=" + std::to_string(config.rejected_keep) + " threads=" + std::to_string(config.threads) +
+         " verify_tokens=" + std::to_string(config.verify_tokens.size());
+}
+
+std::vector<std::string_view> setting_names() {
+  std::vector<std::string_view> names;
+  for (const Setting& setting : settings) names.push_back(setting.name);
+  names.push_back("BOARDHOOK_VERIFY_TOKEN_FILE");
+  return names;
+}
+
+}  // namespace boardhook::core

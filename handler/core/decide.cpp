@@ -1,0 +1,176 @@
+// decide.cpp -- routes a request through guards with early returns: method, size, challenge,
+// JSON, envelope; the result says what to answer and what to store.
+#include "core/decide.hpp"
+
+#include <algorithm>
+
+#include "core/base64.hpp"
+#include "core/constant_time.hpp"
+#include "core/envelope.hpp"
+#include "core/json_escape.hpp"
+#include "core/keys.hpp"
+#include "core/notification.hpp"
+#include "core/query.hpp"
+#include "core/rfc3339.hpp"
+#include "core/utf8.hpp"
+
+namespace boardhook::core {
+
+namespace {
+
+constexpr std::string_view json_type = "application/json";
+
+std::string error_body(std::string_view code, std::string_view detail) {
+  std::string body = "{\"error\":";
+  append_json_string(body, code);
+  body += ",\"detail\":";
+  append_json_string(body, detail);
+  body += '}';
+  return body;
+}
+
+Response error_response(int status, std::string_view code, std::string_view detail) {
+  return {status, std::string(json_type), {}, error_body(code, detail)};
+}
+
+std::string for_request(std::string_view request_id) {
+  return " (request " + std::string(request_id.empty() ? "-" : request_id) + ")";
+}
+
+Decision answer(Response response, LogLevel level, std::string message) {
+  Decision decision;
+  decision.response = std::move(response);
+  decision.log_level = level;
+  decision.log_message = std::move(message);
+  return decision;
+}
+
+// A refused POST: the client learns the reason, the body is kept for inspection.
+Decision refuse_post(const Request& request, const Config& config, int status, const Problem& problem) {
+  Decision decision = answer(error_response(status, problem.code, problem.detail), LogLevel::warn,
+                             "POST refused with " + std::to_string(status) + " " + problem.code + ": " + problem.detail +
+                                 "; " + std::to_string(request.body_bytes) + " body bytes" + for_request(request.request_id));
+  if (config.rejected_keep == 0) return decision;
+
+  // Keep the body as text when it is UTF-8 (cut back to a character boundary), else base64.
+  const std::string_view text = request.body.substr(0, utf8_prefix_length(request.body, max_kept_body_bytes));
+  const bool keep_as_text = is_valid_utf8(text);
+  const std::string_view stored = keep_as_text ? text : request.body.substr(0, max_kept_body_bytes);
+
+  std::string record = "{\"at\":";
+  append_json_string(record, format_rfc3339_ms(request.received_at_ms));
+  record += ",\"request_id\":";
+  append_json_string(record, request.request_id);
+  record += ",\"status\":" + std::to_string(status) + ",\"reason\":";
+  append_json_string(record, problem.code);
+  record += ",\"detail\":";
+  append_json_string(record, problem.detail);
+  record += ",\"body_bytes\":" + std::to_string(request.body_bytes);
+  record += keep_as_text ? ",\"body_encoding\":\"utf-8\"" : ",\"body_encoding\":\"base64\"";
+  record += stored.size() < request.body_bytes ? ",\"body_truncated\":true" : ",\"body_truncated\":false";
+  record += ",\"body\":";
+  append_json_string(record, keep_as_text ? std::string(stored) : base64_encode(stored));
+  record += '}';
+  decision.reject = KeepRejected{rejected_key(config.queue_prefix), std::move(record), config.rejected_keep};
+  return decision;
+}
+
+bool is_printable_ascii(std::string_view text) {
+  for (char c : text) {
+    if (c < 0x20 || c > 0x7E) return false;
+  }
+  return true;
+}
+
+Decision decide_verification(const Request& request, const Config& config) {
+  const QueryParam token = find_query_param(request.query, "verifyToken");
+  const QueryParam challenge = find_query_param(request.query, "challenge");
+  const std::string context = for_request(request.request_id);
+
+  if (token.is_repeated() || challenge.is_repeated()) {
+    const char* name = token.is_repeated() ? "verifyToken" : "challenge";
+    return answer(error_response(400, "duplicate_parameter", std::string(name) + " appears more than once"),
+                  LogLevel::warn, std::string("verification refused: ") + name + " appears more than once" + context);
+  }
+  // The token is checked first: a caller without it learns nothing about the rest.
+  if (token.value.empty()) {
+    return answer(error_response(403, "missing_verify_token", "verifyToken is missing"), LogLevel::warn,
+                  "verification refused: no verifyToken" + context);
+  }
+  if (!matches_any_secret(token.value, config.verify_tokens)) {
+    return answer(error_response(403, "invalid_verify_token", "verifyToken does not match"), LogLevel::warn,
+                  "verification refused: verifyToken does not match" + context);
+  }
+  if (challenge.value.empty()) {
+    return answer(error_response(400, "missing_challenge", "challenge is missing"), LogLevel::warn,
+                  "verification refused: no challenge" + context);
+  }
+  // The echo must never become reflected content: short, printable ASCII, or refused.
+  if (challenge.value.size() > max_challenge_bytes || !is_printable_ascii(challenge.value)) {
+    return answer(error_response(400, "invalid_challenge",
+                                 "challenge must be 1-" + std::to_string(max_challenge_bytes) + " printable ASCII characters"),
+                  LogLevel::warn, "verification refused: challenge is too long or not printable" + context);
+  }
+  Response response{200, "text/plain; charset=utf-8", {}, challenge.value};
+  return answer(std::move(response), LogLevel::info, "verification answered" + context);
+}
+
+Decision decide_notification(const Request& request, const Config& config) {
+  if (request.body_bytes > config.max_body_bytes) {
+    return refuse_post(request, config, 413,
+                       {"body_too_large", "the body is larger than " + std::to_string(config.max_body_bytes) + " bytes"});
+  }
+  if (request.body.size() < request.body_bytes) {
+    return refuse_post(request, config, 400, {"incomplete_body", "the body ended before its declared length"});
+  }
+  const ParsedNotification parsed = parse_notification(request.body);
+  if (!parsed.notification) return refuse_post(request, config, 400, parsed.problem);
+  const Notification& notification = *parsed.notification;
+
+  const std::string context = " of type " + notification.event_type +
+                              (is_documented_event_type(notification.event_type) ? "" : " (not a documented type)") +
+                              " for community " + json_string(notification.community) + for_request(request.request_id);
+  const std::size_t count = notification.events.size();
+  Decision decision = answer({200, std::string(json_type), {}, "{\"stored\":" + std::to_string(count) + "}"},
+                             count == 0 ? LogLevel::warn : LogLevel::info,
+                             count == 0 ? "notification with an empty Events array" + context + "; nothing to queue"
+                                        : "stored " + std::to_string(count) + " event(s)" + context);
+  if (count == 0) return decision;
+
+  StoreEvents store;
+  store.queue_key = queue_key(config.queue_prefix, notification.event_type);
+  store.event_types_key = event_types_key(config.queue_prefix);
+  store.event_type = notification.event_type;
+  store.envelopes.reserve(count);
+  const std::string received_at = format_rfc3339_ms(request.received_at_ms);
+  for (std::size_t i = 0; i < count; ++i) {
+    const NotificationItem& item = notification.events[i];
+    store.envelopes.push_back(make_envelope({request.request_id, received_at, notification.community,
+                                             notification.event_type, item.ticket_id, i, count, item.raw}));
+  }
+  decision.store = std::move(store);
+  return decision;
+}
+
+}  // namespace
+
+Response storage_unavailable_response() {
+  Response response = error_response(503, "storage_unavailable", "events could not be stored; try again later");
+  response.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
+  return response;
+}
+
+Decision decide(const Request& request, const Config& config) {
+  if (request.method == "GET") return decide_verification(request, config);
+  if (request.method == "POST") return decide_notification(request, config);
+  Response response = error_response(405, "method_not_allowed", "only GET (verification) and POST (events) are served");
+  response.headers.emplace_back("Allow", "GET, POST");
+  // The method is the client's choice: log it only when it looks like a method name.
+  const bool is_plain_method = request.method.size() <= 16 && std::all_of(request.method.begin(), request.method.end(),
+                                                                          [](char c) { return c >= 'A' && c <= 'Z'; });
+  return answer(std::move(response), LogLevel::warn,
+                "method " + (is_plain_method ? std::string(request.method) : std::string("(unprintable)")) +
+                    " refused with 405" + for_request(request.request_id));
+}
+
+}  // namespace boardhook::core

@@ -1,0 +1,68 @@
+// decide.hpp -- the heart of the handler: one request in, one decision out, no I/O.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/config.hpp"
+
+namespace boardhook::core {
+
+// How much of a refused body is kept for inspection.
+inline constexpr std::size_t max_kept_body_bytes = 64 * 1024;
+// Longest challenge echoed back; Socialboards sends about ten digits.
+inline constexpr std::size_t max_challenge_bytes = 256;
+// Seconds a client is asked to wait after a 503.
+inline constexpr int retry_after_seconds = 5;
+
+struct Request {
+  std::string_view method;
+  std::string_view query;       // raw QUERY_STRING, no '?'
+  std::string_view body;        // the body, or only its first part when it is over the limit
+  std::size_t body_bytes = 0;   // size of the whole body as declared/observed
+  std::string_view request_id;  // nginx's $request_id
+  std::int64_t received_at_ms = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;  // beyond Content-Type
+  std::string body;
+};
+
+// Events to write in one MULTI/EXEC before the response may be sent.
+struct StoreEvents {
+  std::string queue_key;
+  std::string event_types_key;
+  std::string event_type;
+  std::vector<std::string> envelopes;  // in Events order; LPUSHed so the oldest is rightmost
+};
+
+// A refused request to keep for inspection (best effort: its answer does not depend on it).
+struct KeepRejected {
+  std::string rejected_key;
+  std::string record;
+  std::size_t keep = 0;  // LTRIM to this many
+};
+
+enum class LogLevel { debug, info, warn, error };
+
+struct Decision {
+  Response response;
+  std::optional<StoreEvents> store;
+  std::optional<KeepRejected> reject;
+  LogLevel log_level = LogLevel::debug;
+  std::string log_message;  // never holds the body, a token or a challenge
+};
+
+Decision decide(const Request& request, const Config& config);
+
+// What to answer instead when `Decision::store` could not be carried out.
+Response storage_unavailable_response();
+
+}  // namespace boardhook::core

@@ -1,0 +1,27 @@
+// json_spans.hpp -- find the raw bytes of top-level members and array items in a JSON text.
+//
+// Boost.JSON gives values, not their source bytes; the envelope must carry each event
+// exactly as it was received, so this scanner locates those bytes. It is only ever run on
+// text that Boost.JSON has already accepted, and it never reads out of bounds on any input.
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace boardhook::core {
+
+struct JsonMember {
+  std::string key;         // decoded (escapes resolved)
+  std::string_view value;  // the raw bytes of the value, without surrounding whitespace
+};
+
+// The members of the top-level object of `json`, in document order (duplicates kept).
+// std::nullopt when the top level is not an object or the text is malformed.
+std::optional<std::vector<JsonMember>> top_level_members(std::string_view json);
+
+// The raw bytes of each item of the JSON array `array_text`, in order.
+// std::nullopt when `array_text` is not a well-formed array.
+std::optional<std::vector<std::string_view>> array_items(std::string_view array_text);
+
+}  // namespace boardhook::core

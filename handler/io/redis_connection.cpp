@@ -1,0 +1,142 @@
+// redis_connection.cpp -- hiredis 0.14: connect with timeout, AUTH/SELECT, pipelined transactions.
+#include "io/redis_connection.hpp"
+
+#include <sys/time.h>
+
+#include <memory>
+
+namespace boardhook::redis {
+
+namespace {
+
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+timeval to_timeval(int ms) { return {ms / 1000, static_cast<suseconds_t>((ms % 1000) * 1000)}; }
+
+std::string context_error(const redisContext* context) {
+  return context->errstr[0] != '\0' ? std::string(context->errstr) : std::string("I/O error");
+}
+
+void append_command(redisContext* context, const Command& command) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  argv.reserve(command.size());
+  lengths.reserve(command.size());
+  for (std::string_view part : command) {
+    argv.push_back(part.data());
+    lengths.push_back(part.size());
+  }
+  redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data());
+}
+
+// Reads one reply; nullptr on I/O error or timeout.
+Reply read_reply(redisContext* context) {
+  void* raw = nullptr;
+  if (redisGetReply(context, &raw) != REDIS_OK) return nullptr;
+  return Reply(static_cast<redisReply*>(raw));
+}
+
+bool is_error(const redisReply* reply) { return reply->type == REDIS_REPLY_ERROR; }
+
+}  // namespace
+
+Connection::Connection(const core::RedisEndpoint& endpoint, int timeout_ms) : endpoint_(endpoint), timeout_ms_(timeout_ms) {}
+
+Connection::~Connection() { drop(); }
+
+void Connection::drop() {
+  if (context_ != nullptr) redisFree(context_);
+  context_ = nullptr;
+}
+
+bool Connection::connect(std::string& error) {
+  const timeval timeout = to_timeval(timeout_ms_);
+  context_ = endpoint_.is_unix_socket() ? redisConnectUnixWithTimeout(endpoint_.unix_path.c_str(), timeout)
+                                        : redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, timeout);
+  if (context_ == nullptr) {
+    error = "cannot allocate a Redis context";
+    return false;
+  }
+  if (context_->err != 0) {
+    error = "connect: " + context_error(context_);
+    drop();
+    return false;
+  }
+  if (redisSetTimeout(context_, timeout) != REDIS_OK) {
+    error = "setting the command timeout: " + context_error(context_);
+    drop();
+    return false;
+  }
+  std::vector<Command> setup;
+  if (!endpoint_.password.empty()) {
+    setup.push_back(endpoint_.username.empty() ? Command{"AUTH", endpoint_.password}
+                                               : Command{"AUTH", endpoint_.username, endpoint_.password});
+  }
+  const std::string database = std::to_string(endpoint_.database);
+  if (endpoint_.database != 0) setup.push_back({"SELECT", database});
+  for (const Command& command : setup) append_command(context_, command);
+  for (const Command& command : setup) {
+    Reply reply = read_reply(context_);
+    if (!reply || is_error(reply.get())) {
+      error = std::string(command[0]) + ": " + (reply ? std::string(reply->str, reply->len) : context_error(context_));
+      drop();
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Connection::run_transaction(const std::vector<Command>& commands, std::string& error) {
+  if (context_ == nullptr && !connect(error)) return false;
+
+  append_command(context_, {"MULTI"});
+  for (const Command& command : commands) append_command(context_, command);
+  append_command(context_, {"EXEC"});
+
+  // Every reply must be read, even after a failure, or the next transaction would read
+  // this one's leftovers; an I/O error ends that by dropping the connection.
+  bool queued_ok = true;
+  std::string queue_error;
+  for (std::size_t i = 0; i < commands.size() + 1; ++i) {
+    Reply reply = read_reply(context_);
+    if (!reply) {
+      error = context_error(context_);
+      drop();
+      return false;
+    }
+    if (is_error(reply.get()) && queued_ok) {
+      queued_ok = false;
+      queue_error = std::string(reply->str, reply->len);
+    }
+  }
+  Reply exec = read_reply(context_);
+  if (!exec) {
+    error = context_error(context_);
+    drop();
+    return false;
+  }
+  if (!queued_ok) {
+    error = queue_error;
+    return false;
+  }
+  if (is_error(exec.get())) {
+    error = std::string(exec->str, exec->len);
+    return false;
+  }
+  if (exec->type != REDIS_REPLY_ARRAY) {
+    error = "EXEC was aborted";
+    return false;
+  }
+  for (std::size_t i = 0; i < exec->elements; ++i) {
+    if (is_error(exec->element[i])) {
+      error = std::string(exec->element[i]->str, exec->element[i]->len);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace boardhook::redis

@@ -1,0 +1,41 @@
+// redis_connection.hpp -- one hiredis connection with timeouts, MULTI/EXEC in one round trip.
+//
+// Follows hiredis's own rule: a context that reported an error is freed and a new one is
+// made on the next call, never reused.
+#pragma once
+#include <hiredis/hiredis.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.hpp"
+
+namespace boardhook::redis {
+
+using Command = std::vector<std::string_view>;
+
+class Connection {
+ public:
+  Connection(const core::RedisEndpoint& endpoint, int timeout_ms);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs `commands` inside MULTI/EXEC, pipelined. Returns true only when EXEC ran every
+  // command without an error reply; otherwise false with `error` set (the connection is
+  // then dropped, to be remade on the next call).
+  bool run_transaction(const std::vector<Command>& commands, std::string& error);
+
+  bool is_connected() const { return context_ != nullptr; }
+
+ private:
+  bool connect(std::string& error);
+  void drop();
+
+  core::RedisEndpoint endpoint_;
+  int timeout_ms_;
+  redisContext* context_ = nullptr;
+};
+
+}  // namespace boardhook::redis
