@@ -25,6 +25,7 @@ std::optional<std::size_t> parse_size(std::string_view text) {
     switch (text.back()) {
       case 'k': case 'K': multiplier = 1024; break;
       case 'm': case 'M': multiplier = 1024 * 1024; break;
+      case 'g': case 'G': multiplier = 1024 * 1024 * 1024; break;
       default: break;
     }
     if (multiplier != 1) text.remove_suffix(1);
@@ -126,6 +127,19 @@ constexpr Setting settings[] = {
        const auto threads = parse_integer<int>(v);
        if (!threads || *threads < 1 || *threads > 1024) return "must be an integer from 1 to 1024";
        c.threads = *threads;
+       return nullptr;
+     }},
+    {"BOARDHOOK_SPOOL_DIR",
+     [](Config& c, std::string_view v) -> const char* {
+       if (!v.starts_with("/")) return "must be an absolute path";
+       c.spool_dir = v;
+       return nullptr;
+     }},
+    {"BOARDHOOK_SPOOL_MAX_BYTES",
+     [](Config& c, std::string_view v) -> const char* {
+       const auto size = parse_size(v);
+       if (!size || *size < 1024 * 1024) return "must be a size of at least 1M (bytes, or with k/M/G)";
+       c.spool_max_bytes = *size;
        return nullptr;
      }},
     {"BOARDHOOK_LOG_LEVEL",
@@ -253,6 +267,8 @@ std::string describe(const Config& config) {
          " prefix=" + config.queue_prefix + " max_body_bytes=" + std::to_string(config.max_body_bytes) +
          " redis_timeout_ms=" + std::to_string(config.redis_timeout_ms) +
          " rejected_keep=" + std::to_string(config.rejected_keep) + " threads=" + std::to_string(config.threads) +
+         " spool=" + (config.spool_dir.empty() ? std::string("off") : config.spool_dir) +
+         " spool_max_bytes=" + std::to_string(config.spool_max_bytes) +
          " verify_tokens=" + std::to_string(config.verify_tokens.size());
 }
 

@@ -1,6 +1,7 @@
 // config.hpp -- the one configuration struct, filled once at start-up from the environment.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -31,6 +32,8 @@ struct Config {
   std::size_t rejected_keep = 1000;
   std::string listen;                       // "unix:/path", "host:port"; empty = socket on fd 0
   int threads = 32;
+  std::string spool_dir;                    // empty: no spool, Redis failures answer 503
+  std::uint64_t spool_max_bytes = 1024ull * 1024 * 1024;
   std::string log_level = "info";
 };
 

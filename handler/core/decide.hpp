@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/writes.hpp"
 
 namespace boardhook::core {
 
@@ -33,21 +34,6 @@ struct Response {
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> headers;  // beyond Content-Type
   std::string body;
-};
-
-// Events to write in one MULTI/EXEC before the response may be sent.
-struct StoreEvents {
-  std::string queue_key;
-  std::string event_types_key;
-  std::string event_type;
-  std::vector<std::string> envelopes;  // in Events order; LPUSHed so the oldest is rightmost
-};
-
-// A refused request to keep for inspection (best effort: its answer does not depend on it).
-struct KeepRejected {
-  std::string rejected_key;
-  std::string record;
-  std::size_t keep = 0;  // LTRIM to this many
 };
 
 enum class LogLevel { debug, info, warn, error };

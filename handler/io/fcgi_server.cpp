@@ -102,7 +102,8 @@ std::int64_t now_unix_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-void handle(FCGX_Request& fcgi_request, const core::Config& config, redis::Connection& redis, std::string& body) {
+void handle(FCGX_Request& fcgi_request, const core::Config& config, io::EventStore& store, redis::Connection& redis,
+            std::string& body) {
   core::Request request;
   request.received_at_ms = now_unix_ms();
   request.method = param(fcgi_request, "REQUEST_METHOD");
@@ -125,27 +126,20 @@ void handle(FCGX_Request& fcgi_request, const core::Config& config, redis::Conne
   core::Decision decision = core::decide(request, config);
 
   if (decision.store) {
-    const core::StoreEvents& store = *decision.store;
-    redis::Command push{"LPUSH", store.queue_key};
-    for (const std::string& envelope : store.envelopes) push.push_back(envelope);
     std::string error;
-    if (!redis.run_transaction({push, {"SADD", store.event_types_key, store.event_type}}, error)) {
-      spdlog::error("redis MULTI/EXEC failed: \"{}\"; answering 503 for {} event(s) of type {} (request {})", error,
-                    store.envelopes.size(), store.event_type, request.request_id);
-      decision.response = core::storage_unavailable_response();
-      decision.log_level = core::LogLevel::debug;
+    switch (store.store_events(redis, *decision.store, request.received_at_ms, error)) {
+      case io::StoreOutcome::in_redis: break;
+      case io::StoreOutcome::spooled: decision.log_message += "; spooled to disk, Redis unavailable"; break;
+      case io::StoreOutcome::failed:
+        decision.response = core::storage_unavailable_response();
+        decision.log_level = core::LogLevel::error;
+        decision.log_message = "events not stored: \"" + error + "\"; answered 503 for " +
+                               std::to_string(decision.store->envelopes.size()) + " event(s) of type " +
+                               decision.store->event_type + " (request " + std::string(request.request_id) + ")";
+        break;
     }
   }
-  if (decision.reject) {
-    const core::KeepRejected& reject = *decision.reject;
-    const std::string last_index = std::to_string(static_cast<long long>(reject.keep) - 1);
-    std::string error;
-    if (!redis.run_transaction({{"LPUSH", reject.rejected_key, reject.record}, {"LTRIM", reject.rejected_key, "0", last_index}},
-                               error)) {
-      spdlog::error("redis LPUSH to {} failed: \"{}\"; the refused body of request {} is not kept", reject.rejected_key,
-                    error, request.request_id);
-    }
-  }
+  if (decision.reject) store.keep_rejected(redis, *decision.reject, request.received_at_ms, request.request_id);
   io::log_at(decision.log_level, decision.log_message);
   write_response(fcgi_request.out, decision.response);
 }
@@ -176,7 +170,8 @@ int open_listener(const std::string& listen) {
   return fd;
 }
 
-Server::Server(const core::Config& config, int listen_fd) : config_(config), listen_fd_(listen_fd) {}
+Server::Server(const core::Config& config, int listen_fd, io::EventStore& store)
+    : config_(config), listen_fd_(listen_fd), store_(store) {}
 
 Server::~Server() {
   for (std::thread& thread : threads_) {
@@ -220,7 +215,7 @@ void Server::serve() {
       continue;
     }
     ++in_flight_;
-    handle(request, config_, redis, body);
+    handle(request, config_, store_, redis, body);
     FCGX_Finish_r(&request);
     --in_flight_;
     // A large body's buffer is not kept between requests.

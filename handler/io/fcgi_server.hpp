@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "io/store.hpp"
 
 namespace boardhook::fcgi {
 
@@ -16,7 +17,7 @@ int open_listener(const std::string& listen);
 
 class Server {
  public:
-  Server(const core::Config& config, int listen_fd);
+  Server(const core::Config& config, int listen_fd, io::EventStore& store);
   ~Server();
 
   // Starts config.threads threads; each serves one FastCGI connection at a time and owns
@@ -33,6 +34,7 @@ class Server {
 
   const core::Config& config_;
   int listen_fd_;
+  io::EventStore& store_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> in_flight_{0};
   std::vector<std::thread> threads_;

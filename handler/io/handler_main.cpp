@@ -7,9 +7,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "core/config.hpp"
+#include "core/json_escape.hpp"
+#include "io/spool.hpp"
+#include "io/store.hpp"
 #include "io/fcgi_server.hpp"
 #include "io/log.hpp"
 
@@ -37,19 +41,51 @@ std::optional<std::string> read_whole_file(const std::string& path, std::string&
 
 void print_usage() {
   std::puts(
-      "usage: boardhook-handler\n"
-      "A FastCGI responder for Socialboards webhooks; configured only by the environment\n"
-      "(see the README's settings table). Stops cleanly on SIGTERM or SIGINT.");
+      "usage: boardhook-handler [--drain-spool | --spool-status]\n"
+      "A FastCGI responder for Socialboards webhooks, configured by the environment (see the\n"
+      "README's settings table). Stops cleanly on SIGTERM or SIGINT.\n"
+      "  --drain-spool   move every spooled event whose handler is not running into Redis, then exit\n"
+      "                  (0: spool empty, 1: records remain, 2: configuration refused)\n"
+      "  --spool-status  print the spool's depth as JSON and exit");
+}
+
+// --drain-spool: for an operator whose handler is stopped (or on another schedule).
+int drain_spool_command(const boardhook::core::Config& config) {
+  using namespace boardhook;
+  if (config.spool_dir.empty()) {
+    spdlog::critical("BOARDHOOK_SPOOL_DIR is not set: there is no spool to drain");
+    return 2;
+  }
+  spool::Spool spool(config.spool_dir, config.spool_max_bytes);
+  redis::Connection redis(config.redis, config.redis_timeout_ms);
+  const spool::DrainResult result = io::drain_once(spool, redis);
+  const spool::SpoolStatus left = spool::Spool::scan_status(config.spool_dir);
+  if (!result.error.empty()) spdlog::error("spool drain stopped: \"{}\"", result.error);
+  spdlog::info("spool drain finished: {} record(s) delivered, {} torn stretch(es) skipped, {} record(s) left",
+               result.delivered, result.torn, left.records);
+  return left.records == 0 ? 0 : 1;
+}
+
+int spool_status_command(const boardhook::core::Config& config) {
+  using namespace boardhook;
+  const spool::SpoolStatus status = config.spool_dir.empty() ? spool::SpoolStatus{} : spool::Spool::scan_status(config.spool_dir);
+  std::printf("{\"spool_dir\":%s,\"segments\":%zu,\"records\":%zu,\"bytes\":%llu,\"oldest_written_at_ms\":%s,"
+              "\"torn_records\":%zu}\n",
+              core::json_string(config.spool_dir).c_str(), status.segments, status.records,
+              static_cast<unsigned long long>(status.bytes),
+              status.oldest_written_at_ms ? std::to_string(*status.oldest_written_at_ms).c_str() : "null",
+              status.torn_records);
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace boardhook;
-  if (argc > 1) {
-    const std::string_view flag = argv[1];
+  const std::string_view mode = argc > 1 ? argv[1] : "";
+  if (argc > 2 || (!mode.empty() && mode != "--drain-spool" && mode != "--spool-status")) {
     print_usage();
-    return flag == "--help" || flag == "-h" ? 0 : 2;
+    return mode == "--help" || mode == "-h" ? 0 : 2;
   }
 
   // Signals are taken by sigwait() below; every thread inherits this mask.
@@ -70,6 +106,26 @@ int main(int argc, char** argv) {
     return 2;
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  try {
+    if (mode == "--drain-spool") return drain_spool_command(config);
+    if (mode == "--spool-status") return spool_status_command(config);
+  } catch (const std::exception& error) {
+    spdlog::critical("{}", error.what());
+    return 2;
+  }
+
+  std::unique_ptr<spool::Spool> spool;
+  if (config.spool_dir.empty()) {
+    spdlog::warn("BOARDHOOK_SPOOL_DIR is not set: while Redis cannot take events, POSTs are answered 503");
+  } else {
+    try {
+      spool = std::make_unique<spool::Spool>(config.spool_dir, config.spool_max_bytes);
+    } catch (const std::exception& error) {
+      spdlog::critical("{}", error.what());
+      return 1;
+    }
+  }
+  io::EventStore store(config, spool.get());
 
   if (FCGX_Init() != 0) {
     spdlog::critical("libfcgi initialisation failed");
@@ -83,8 +139,9 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  fcgi::Server server(config, listen_fd);
+  fcgi::Server server(config, listen_fd, store);
   server.start();
+  store.start_drainer();
   spdlog::info("boardhook-handler started: {}", core::describe(config));
 
   for (;;) {
@@ -103,6 +160,7 @@ int main(int argc, char** argv) {
   if (idle) spdlog::info("boardhook-handler stopped");
   else spdlog::error("boardhook-handler stopping with {} request(s) still in flight after {} s", server.requests_in_flight(),
                      stop_grace.count());
+  store.stop_drainer();
   spdlog::default_logger()->flush();
   // Threads idle on kept nginx connections are blocked in read(); end them with the process.
   _exit(idle ? 0 : 1);

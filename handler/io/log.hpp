@@ -2,6 +2,8 @@
 #pragma once
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <chrono>
 #include <string_view>
 
 #include "core/decide.hpp"
@@ -12,5 +14,19 @@ namespace boardhook::io {
 void init_logging(std::string_view level);
 
 void log_at(core::LogLevel level, std::string_view message);
+
+// Lets a repeated message through at most once per interval, across threads.
+class LogThrottle {
+ public:
+  bool should_log(std::chrono::steady_clock::duration interval) {
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    auto last = last_.load();
+    if (last != 0 && now - last < interval.count()) return false;
+    return last_.compare_exchange_strong(last, now);
+  }
+
+ private:
+  std::atomic<std::chrono::steady_clock::rep> last_{0};
+};
 
 }  // namespace boardhook::io

@@ -5,6 +5,9 @@
 
 #include <memory>
 
+#include "core/redis_health.hpp"
+#include "io/log.hpp"
+
 namespace boardhook::redis {
 
 namespace {
@@ -86,11 +89,53 @@ bool Connection::connect(std::string& error) {
       return false;
     }
   }
+  return check_server(error);
+}
+
+bool Connection::check_server(std::string& error) {
+  append_command(context_, {"INFO", "memory"});
+  append_command(context_, {"INFO", "persistence"});
+  std::string info;
+  for (int i = 0; i < 2; ++i) {
+    Reply reply = read_reply(context_);
+    if (!reply || (reply->type != REDIS_REPLY_STRING)) {
+      error = "INFO: " + (reply && is_error(reply.get()) ? std::string(reply->str, reply->len) : context_error(context_));
+      drop();
+      return false;
+    }
+    info.append(reply->str, reply->len);
+  }
+  const core::RedisHealth health = core::assess_redis(info);
+  static io::LogThrottle warning_throttle;
+  for (const std::string& warning : health.warnings) {
+    if (warning_throttle.should_log(std::chrono::minutes(1))) spdlog::warn("redis persistence: {}", warning);
+  }
+  if (!health.may_queue) {
+    error = "refusing to queue in this Redis: " + health.refusal;
+    static io::LogThrottle refusal_throttle;
+    if (refusal_throttle.should_log(std::chrono::minutes(1))) spdlog::error("redis check: {}; events go to the spool", error);
+    drop();
+    return false;
+  }
+  checked_at_ = std::chrono::steady_clock::now();
+  return true;
+}
+
+bool Connection::ping(std::string& error) {
+  if (context_ == nullptr && !connect(error)) return false;
+  Reply reply(static_cast<redisReply*>(redisCommand(context_, "PING")));
+  if (!reply) {
+    error = context_error(context_);
+    drop();
+    return false;
+  }
   return true;
 }
 
 bool Connection::run_transaction(const std::vector<Command>& commands, std::string& error) {
   if (context_ == nullptr && !connect(error)) return false;
+  // A policy changed with CONFIG SET is noticed within a minute, not only at reconnect.
+  if (std::chrono::steady_clock::now() - checked_at_ > std::chrono::minutes(1) && !check_server(error)) return false;
 
   append_command(context_, {"MULTI"});
   for (const Command& command : commands) append_command(context_, command);

@@ -5,6 +5,7 @@
 #pragma once
 #include <hiredis/hiredis.h>
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@ using Command = std::vector<std::string_view>;
 
 class Connection {
  public:
+  // Every new connection is checked with INFO before use, and again every minute: a server
+  // that may evict keys is refused (the call fails with the reason, which is logged once a
+  // minute), one without AOF gets a warning in the log.
   Connection(const core::RedisEndpoint& endpoint, int timeout_ms);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -27,15 +31,20 @@ class Connection {
   // then dropped, to be remade on the next call).
   bool run_transaction(const std::vector<Command>& commands, std::string& error);
 
+  // Connects when needed (checking the server, see below) and sends PING.
+  bool ping(std::string& error);
+
   bool is_connected() const { return context_ != nullptr; }
 
  private:
   bool connect(std::string& error);
+  bool check_server(std::string& error);
   void drop();
 
   core::RedisEndpoint endpoint_;
   int timeout_ms_;
   redisContext* context_ = nullptr;
+  std::chrono::steady_clock::time_point checked_at_;
 };
 
 }  // namespace boardhook::redis

@@ -1,0 +1,34 @@
+// writes.cpp -- StoreEvents / KeepRejected to and from spool records.
+#include "core/writes.hpp"
+
+#include <charconv>
+
+namespace boardhook::core {
+
+SpoolRecord to_spool_record(const StoreEvents& store, std::int64_t now_ms) {
+  SpoolRecord record{SpoolRecordKind::events, now_ms, {store.queue_key, store.event_types_key, store.event_type}};
+  record.fields.insert(record.fields.end(), store.envelopes.begin(), store.envelopes.end());
+  return record;
+}
+
+SpoolRecord to_spool_record(const KeepRejected& reject, std::int64_t now_ms) {
+  return {SpoolRecordKind::rejected, now_ms, {reject.rejected_key, std::to_string(reject.keep), reject.record}};
+}
+
+std::optional<StoreEvents> store_events_from(const SpoolRecord& record) {
+  if (record.kind != SpoolRecordKind::events || record.fields.size() < 4) return std::nullopt;
+  StoreEvents store{record.fields[0], record.fields[1], record.fields[2], {}};
+  store.envelopes.assign(record.fields.begin() + 3, record.fields.end());
+  return store;
+}
+
+std::optional<KeepRejected> keep_rejected_from(const SpoolRecord& record) {
+  if (record.kind != SpoolRecordKind::rejected || record.fields.size() != 3) return std::nullopt;
+  std::size_t keep = 0;
+  const std::string& text = record.fields[1];
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), keep);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return KeepRejected{record.fields[0], record.fields[2], keep};
+}
+
+}  // namespace boardhook::core

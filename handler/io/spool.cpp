@@ -1,0 +1,384 @@
+// spool.cpp -- segment files, group-committed fdatasync appends, flock-guarded drain passes.
+#include "io/spool.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+namespace boardhook::spool {
+
+namespace {
+
+constexpr std::string_view segment_suffix = ".spool";
+constexpr std::string_view done_suffix = ".done";
+// Progress is noted after this many delivered records (and at every stop): a crash
+// repeats at most this many deliveries.
+constexpr std::size_t records_per_progress_note = 64;
+// A backlog this small is finished while appends wait, so the switch back to writing
+// straight to Redis happens even under constant load.
+constexpr std::uint64_t final_pass_bytes = 256 * 1024;
+
+std::string errno_text() { return std::strerror(errno); }
+
+bool is_segment_name(std::string_view name) {
+  return name.starts_with("seg-") && name.size() > segment_suffix.size() && name.ends_with(segment_suffix);
+}
+
+std::vector<std::string> list_segment_names(const std::string& directory) {
+  std::vector<std::string> names;
+  DIR* dir = opendir(directory.c_str());
+  if (dir == nullptr) return names;
+  while (const dirent* entry = readdir(dir)) {
+    if (is_segment_name(entry->d_name)) names.emplace_back(entry->d_name);
+  }
+  closedir(dir);
+  std::sort(names.begin(), names.end());  // zero-padded creation time first: creation order
+  return names;
+}
+
+bool write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t written = write(fd, bytes.data(), bytes.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return true;
+}
+
+// Reads exactly `size` bytes at `offset` unless the file ends first; returns bytes read.
+std::size_t read_at(int fd, std::uint64_t offset, char* out, std::size_t size) {
+  std::size_t total = 0;
+  while (total < size) {
+    const ssize_t got = pread(fd, out + total, size - total, static_cast<off_t>(offset + total));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    total += static_cast<std::size_t>(got);
+  }
+  return total;
+}
+
+std::uint64_t file_size(int fd) {
+  struct stat info {};
+  return fstat(fd, &info) == 0 ? static_cast<std::uint64_t>(info.st_size) : 0;
+}
+
+void sync_directory(const std::string& directory) {
+  const int fd = open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  fsync(fd);
+  close(fd);
+}
+
+std::uint64_t read_progress(const std::string& segment_path) {
+  const int fd = open((segment_path + std::string(done_suffix)).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[32] = {};
+  const std::size_t got = read_at(fd, 0, text, sizeof text - 1);
+  close(fd);
+  return got == 0 ? 0 : std::strtoull(text, nullptr, 10);
+}
+
+// Written to a temporary file and renamed, so a crash leaves the old note or the new one.
+void write_progress(const std::string& segment_path, std::uint64_t offset) {
+  const std::string done_path = segment_path + std::string(done_suffix);
+  const std::string temporary = done_path + ".tmp";
+  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  const std::string text = std::to_string(offset) + "\n";
+  const bool ok = write_all(fd, text) && fsync(fd) == 0;
+  close(fd);
+  if (ok) rename(temporary.c_str(), done_path.c_str());
+}
+
+void remove_segment(const std::string& path) {
+  unlink(path.c_str());
+  unlink((path + std::string(done_suffix)).c_str());
+}
+
+struct RecordReader {
+  int fd;
+  std::uint64_t size;
+
+  // Reads the record at `offset` into `result`.
+  core::DecodeResult read(std::uint64_t offset) const {
+    char header[core::spool_header_bytes];
+    const std::size_t got = read_at(fd, offset, header, sizeof header);
+    core::DecodeResult probe = core::decode_spool_record(std::string_view(header, got));
+    if (probe.status == core::DecodeStatus::corrupt) return probe;
+    if (probe.status == core::DecodeStatus::truncated && probe.size == 0) return probe;  // header itself cut off
+    if (offset + probe.size > size) return probe;                                        // payload cut off
+    std::string bytes(probe.size, '\0');
+    if (read_at(fd, offset, bytes.data(), bytes.size()) != bytes.size()) return probe;
+    return core::decode_spool_record(bytes);
+  }
+
+  // Where the next valid record after a corrupt stretch at `offset` starts, or size.
+  std::uint64_t resync(std::uint64_t offset) const {
+    std::string rest(size - offset, '\0');
+    rest.resize(read_at(fd, offset, rest.data(), rest.size()));
+    const std::size_t next = core::find_next_spool_record(rest, 1);
+    return next == std::string::npos ? size : offset + next;
+  }
+};
+
+}  // namespace
+
+struct Spool::Segment {
+  std::string name;
+  std::string path;
+  int fd = -1;                              // append fd, holding the flock
+  std::atomic<std::uint64_t> written_end{0};
+  std::atomic<std::uint64_t> synced_end{0};
+  std::atomic<bool> broken{false};          // a write or sync failed: never appended to again
+  std::mutex sync_mutex;
+
+  ~Segment() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+Spool::Spool(std::string directory, std::uint64_t max_bytes) : directory_(std::move(directory)), max_bytes_(max_bytes) {
+  if (mkdir(directory_.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw std::runtime_error("BOARDHOOK_SPOOL_DIR=\"" + directory_ + "\": cannot create: " + errno_text());
+  }
+  if (access(directory_.c_str(), R_OK | W_OK | X_OK) != 0) {
+    throw std::runtime_error("BOARDHOOK_SPOOL_DIR=\"" + directory_ + "\": not writable: " + errno_text());
+  }
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  for (char& c : host) {
+    if (c == '-' || c == '/') c = '_';  // the name's fields are separated by '-'
+  }
+  host_ = host;
+  backlog_ = !list_segment_names(directory_).empty();
+}
+
+Spool::~Spool() = default;
+
+std::uint64_t Spool::directory_bytes() const {
+  std::uint64_t total = 0;
+  for (const std::string& name : list_segment_names(directory_)) {
+    struct stat info {};
+    if (stat((directory_ + "/" + name).c_str(), &info) == 0) total += static_cast<std::uint64_t>(info.st_size);
+  }
+  return total;
+}
+
+std::shared_ptr<Spool::Segment> Spool::open_new_segment(std::string& error) {
+  auto segment = std::make_shared<Segment>();
+  const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  char stamp[32];
+  std::snprintf(stamp, sizeof stamp, "%020lld", static_cast<long long>(now_ns));
+  segment->name = "seg-" + std::string(stamp) + "-" + host_ + "-" + std::to_string(getpid()) + "-" +
+                  std::to_string(next_sequence_++) + std::string(segment_suffix);
+  segment->path = directory_ + "/" + segment->name;
+  segment->fd = open(segment->path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+  if (segment->fd < 0) {
+    error = "cannot create spool segment \"" + segment->path + "\": " + errno_text();
+    return nullptr;
+  }
+  if (flock(segment->fd, LOCK_EX | LOCK_NB) != 0) {
+    error = "cannot lock spool segment \"" + segment->path + "\": " + errno_text();
+    return nullptr;
+  }
+  // The segment's directory entry must be durable before any record in it is acknowledged.
+  sync_directory(directory_);
+  return segment;
+}
+
+bool Spool::append(const core::SpoolRecord& record, std::string& error) {
+  const std::string bytes = core::encode_spool_record(record);
+  std::shared_ptr<Segment> segment;
+  std::uint64_t record_end = 0;
+  {
+    std::lock_guard lock(mutex_);
+    const std::uint64_t used = directory_bytes();
+    if (used + bytes.size() > max_bytes_) {
+      error = "the spool is full (" + std::to_string(used) + " of " + std::to_string(max_bytes_) + " bytes used)";
+      return false;
+    }
+    if (!current_ || current_->broken) {
+      current_ = open_new_segment(error);
+      if (!current_) return false;
+      own_segments_.push_back(current_);
+    }
+    segment = current_;
+    if (!write_all(segment->fd, bytes)) {
+      error = "write to \"" + segment->path + "\" failed: " + errno_text();
+      // Cut the partial record off so the segment stays a clean sequence of records.
+      if (ftruncate(segment->fd, static_cast<off_t>(segment->written_end.load())) != 0) segment->broken = true;
+      current_.reset();
+      return false;
+    }
+    record_end = segment->written_end += bytes.size();
+    backlog_ = true;
+  }
+  // Group commit: one fdatasync covers every record written before it started, so
+  // concurrent appenders mostly find their record already synced when they get here.
+  std::lock_guard sync_lock(segment->sync_mutex);
+  if (segment->broken) {
+    error = "an earlier write or sync of \"" + segment->path + "\" failed";
+    return false;
+  }
+  if (segment->synced_end.load() >= record_end) return true;
+  const std::uint64_t target = segment->written_end.load();
+  if (fdatasync(segment->fd) != 0) {
+    error = "fdatasync of \"" + segment->path + "\" failed: " + errno_text();
+    segment->broken = true;  // after a failed sync the kernel may have dropped the data
+    return false;
+  }
+  segment->synced_end = target;
+  return true;
+}
+
+DrainResult Spool::drain(const Deliver& deliver) {
+  DrainResult result;
+  struct Candidate {
+    std::string name;
+    std::string path;
+    std::shared_ptr<Segment> own;  // set for this process's segments
+    int lock_fd = -1;              // set for taken-over segments of dead processes
+  };
+  std::vector<Candidate> candidates;
+  bool foreign_alive = false;
+  {
+    std::lock_guard lock(mutex_);
+    current_.reset();  // seal: appends from now on open a new segment
+    for (const auto& segment : own_segments_) candidates.push_back({segment->name, segment->path, segment, -1});
+  }
+  for (const std::string& name : list_segment_names(directory_)) {
+    const bool is_own = std::any_of(candidates.begin(), candidates.end(), [&](const Candidate& c) { return c.name == name; });
+    if (is_own) continue;
+    const std::string path = directory_ + "/" + name;
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {  // its process is alive and drains it itself
+      close(fd);
+      foreign_alive = true;
+      continue;
+    }
+    // Another drainer may have finished and deleted it between our open and our lock.
+    struct stat by_fd {}, by_path {};
+    if (fstat(fd, &by_fd) != 0 || stat(path.c_str(), &by_path) != 0 || by_fd.st_ino != by_path.st_ino) {
+      close(fd);
+      continue;
+    }
+    candidates.push_back({name, path, nullptr, fd});
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) { return a.name < b.name; });
+
+  // Delivers one segment from its progress note; true when all of it is delivered.
+  const auto drain_segment = [&](const Candidate& candidate) {
+    const int read_fd = candidate.own ? open(candidate.path.c_str(), O_RDONLY | O_CLOEXEC) : candidate.lock_fd;
+    if (read_fd < 0) {
+      result.error = "cannot read \"" + candidate.path + "\": " + errno_text();
+      return false;
+    }
+    const RecordReader reader{read_fd, candidate.own ? candidate.own->written_end.load() : file_size(read_fd)};
+    std::uint64_t offset = read_progress(candidate.path);
+    std::size_t since_note = 0;
+    bool complete = true;
+    while (offset < reader.size) {
+      core::DecodeResult decoded = reader.read(offset);
+      if (decoded.status != core::DecodeStatus::ok) {
+        const std::uint64_t next = decoded.status == core::DecodeStatus::truncated ? reader.size : reader.resync(offset);
+        spdlog::error("spool segment \"{}\": {} record at byte {} ({} bytes skipped); the records before it were delivered",
+                      candidate.path, decoded.status == core::DecodeStatus::truncated ? "torn" : "corrupt", offset,
+                      next - offset);
+        ++result.torn;
+        offset = next;
+        continue;
+      }
+      std::string error;
+      if (!deliver(decoded.record, error)) {
+        result.error = error;
+        complete = false;
+        break;
+      }
+      ++result.delivered;
+      offset += decoded.size;
+      if (++since_note == records_per_progress_note) {
+        write_progress(candidate.path, offset);
+        since_note = 0;
+      }
+    }
+    if (candidate.own) close(read_fd);
+    if (complete) remove_segment(candidate.path);
+    else write_progress(candidate.path, offset);
+    return complete;
+  };
+
+  bool all_delivered = true;
+  for (const Candidate& candidate : candidates) {
+    if (all_delivered) all_delivered = drain_segment(candidate);
+    if (candidate.lock_fd >= 0) close(candidate.lock_fd);
+    if (all_delivered && candidate.own) {
+      std::lock_guard lock(mutex_);
+      std::erase(own_segments_, candidate.own);
+    }
+  }
+
+  std::lock_guard lock(mutex_);
+  if (all_delivered && !foreign_alive && !own_segments_.empty()) {
+    // What arrived during the pass is small: finish it while appends wait, then switch
+    // back to Redis, so the order of events holds.
+    std::uint64_t remaining = 0;
+    for (const auto& segment : own_segments_) remaining += segment->written_end.load();
+    if (remaining <= final_pass_bytes) {
+      current_.reset();
+      auto tail = own_segments_;
+      for (const auto& segment : tail) {
+        if (!all_delivered) break;
+        all_delivered = drain_segment({segment->name, segment->path, segment, -1});
+        if (all_delivered) std::erase(own_segments_, segment);
+      }
+    }
+  }
+  result.complete = all_delivered && own_segments_.empty();
+  backlog_ = !own_segments_.empty() || foreign_alive || !all_delivered;
+  return result;
+}
+
+SpoolStatus Spool::scan_status(const std::string& directory) {
+  SpoolStatus status;
+  for (const std::string& name : list_segment_names(directory)) {
+    const std::string path = directory + "/" + name;
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ++status.segments;
+    const std::uint64_t size = file_size(fd);
+    std::uint64_t offset = read_progress(path);
+    while (offset < size) {
+      char header[core::spool_header_bytes + 8];
+      const std::size_t got = read_at(fd, offset, header, sizeof header);
+      const core::DecodeResult probe = core::decode_spool_record(std::string_view(header, std::min(got, core::spool_header_bytes)));
+      if (got < sizeof header || probe.status == core::DecodeStatus::corrupt || probe.size == 0 || offset + probe.size > size) {
+        ++status.torn_records;
+        break;
+      }
+      std::int64_t written_at = 0;
+      std::memcpy(&written_at, header + core::spool_header_bytes, 8);  // little-endian hosts only (x86_64, arm64)
+      if (!status.oldest_written_at_ms || written_at < *status.oldest_written_at_ms) status.oldest_written_at_ms = written_at;
+      ++status.records;
+      status.bytes += probe.size;
+      offset += probe.size;
+    }
+    close(fd);
+  }
+  return status;
+}
+
+}  // namespace boardhook::spool

@@ -1,0 +1,80 @@
+// spool.hpp -- the disk spool: where events go, fsync'd, when Redis cannot take them.
+//
+// Each process appends to segment files of its own ("seg-<created ns>-<host>-<pid>-<seq>.spool"),
+// holding an exclusive flock on them while it lives. A drain pass seals the current segment,
+// delivers every record of every segment it can take (its own, and any whose owner died) in
+// creation order, records progress in "<segment>.done", and deletes a segment once all of
+// it is delivered. A crash between delivery and the progress note repeats records (same
+// envelope id); nothing is removed before Redis confirmed it.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/spool_record.hpp"
+
+namespace boardhook::spool {
+
+struct SpoolStatus {
+  std::size_t segments = 0;
+  std::size_t records = 0;                          // not yet delivered
+  std::uint64_t bytes = 0;                          // not yet delivered
+  std::optional<std::int64_t> oldest_written_at_ms;
+  std::size_t torn_records = 0;                     // found while counting
+};
+
+struct DrainResult {
+  std::size_t delivered = 0;
+  std::size_t torn = 0;         // torn or corrupt stretches skipped (each reported in the log)
+  bool complete = false;        // every segment it could take is now delivered and deleted
+  std::string error;            // why it stopped early, when it did
+};
+
+// Stores one record in Redis; true only when Redis confirmed it.
+using Deliver = std::function<bool(const core::SpoolRecord& record, std::string& error)>;
+
+class Spool {
+ public:
+  // Creates `directory` when missing; throws std::runtime_error when it cannot be used.
+  Spool(std::string directory, std::uint64_t max_bytes);
+  ~Spool();
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  // Appends `record` and waits until it is on disk (fdatasync, shared by concurrent
+  // appenders). True only then; false with `error` when full or on any I/O failure.
+  bool append(const core::SpoolRecord& record, std::string& error);
+
+  // True while any segment in the directory may hold undelivered records. New events then
+  // go to the spool too, behind the older ones, so per-type order survives an outage.
+  bool has_backlog() const { return backlog_.load(); }
+
+  // One drain pass; see the file comment. Stops at the first failed delivery.
+  DrainResult drain(const Deliver& deliver);
+
+  const std::string& directory() const { return directory_; }
+
+  // Counts what every segment in `directory` still holds; reads headers, not payloads.
+  static SpoolStatus scan_status(const std::string& directory);
+
+ private:
+  struct Segment;
+  std::shared_ptr<Segment> open_new_segment(std::string& error);
+  std::uint64_t directory_bytes() const;
+
+  std::string directory_;
+  std::uint64_t max_bytes_;
+  std::string host_;
+  std::mutex mutex_;                                  // guards the fields below
+  std::vector<std::shared_ptr<Segment>> own_segments_;  // creation order; the last may be current
+  std::shared_ptr<Segment> current_;
+  std::uint64_t next_sequence_ = 0;
+  std::atomic<bool> backlog_{false};
+};
+
+}  // namespace boardhook::spool

@@ -1,0 +1,137 @@
+// store.cpp -- Redis-or-spool writes, and the drainer thread that empties the spool.
+#include "io/store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "io/log.hpp"
+
+namespace boardhook::io {
+
+namespace {
+
+// How often the drainer looks at the spool when nothing wakes it.
+constexpr std::chrono::seconds drain_interval{1};
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string describe_status(const spool::SpoolStatus& status) {
+  std::string text = std::to_string(status.records) + " record(s), " + std::to_string(status.bytes) + " bytes in " +
+                     std::to_string(status.segments) + " segment(s)";
+  if (status.oldest_written_at_ms) text += ", oldest " + std::to_string((now_ms() - *status.oldest_written_at_ms) / 1000) + " s";
+  return text;
+}
+
+}  // namespace
+
+std::vector<redis::Command> commands_for(const core::StoreEvents& store) {
+  redis::Command push{"LPUSH", store.queue_key};
+  for (const std::string& envelope : store.envelopes) push.push_back(envelope);
+  return {push, {"SADD", store.event_types_key, store.event_type}};
+}
+
+std::vector<redis::Command> commands_for(const core::KeepRejected& reject, std::string& last_index) {
+  last_index = std::to_string(static_cast<long long>(reject.keep) - 1);
+  return {{"LPUSH", reject.rejected_key, reject.record}, {"LTRIM", reject.rejected_key, "0", last_index}};
+}
+
+bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& record, std::string& error) {
+  if (const auto store = core::store_events_from(record)) return redis.run_transaction(commands_for(*store), error);
+  if (const auto reject = core::keep_rejected_from(record)) {
+    std::string last_index;
+    return redis.run_transaction(commands_for(*reject, last_index), error);
+  }
+  // A record with a valid checksum but a shape we do not know: keep it for a newer build.
+  error = "spool record of unknown kind " + std::to_string(static_cast<int>(record.kind));
+  return false;
+}
+
+EventStore::EventStore(const core::Config& config, spool::Spool* spool) : config_(config), spool_(spool) {}
+
+EventStore::~EventStore() { stop_drainer(); }
+
+StoreOutcome EventStore::store_events(redis::Connection& redis, const core::StoreEvents& store, std::int64_t now,
+                                      std::string& error) {
+  static LogThrottle redis_failure_throttle;
+  // While older events wait in the spool, newer ones queue up behind them there.
+  const bool behind_backlog = spool_ != nullptr && spool_->has_backlog();
+  if (!behind_backlog) {
+    if (redis.run_transaction(commands_for(store), error)) return StoreOutcome::in_redis;
+    if (redis_failure_throttle.should_log(std::chrono::seconds(10)) || spool_ == nullptr) {
+      spdlog::error("redis MULTI/EXEC failed: \"{}\"; {}", error, spool_ ? "spooling to disk" : "no spool configured");
+    }
+  }
+  if (spool_ == nullptr) return StoreOutcome::failed;
+  std::string spool_error;
+  if (spool_->append(core::to_spool_record(store, now), spool_error)) return StoreOutcome::spooled;
+  error = (behind_backlog ? std::string() : "redis: " + error + "; ") + "spool: " + spool_error;
+  return StoreOutcome::failed;
+}
+
+void EventStore::keep_rejected(redis::Connection& redis, const core::KeepRejected& reject, std::int64_t now,
+                               std::string_view request_id) {
+  std::string error, last_index;
+  if (!(spool_ != nullptr && spool_->has_backlog()) && redis.run_transaction(commands_for(reject, last_index), error)) return;
+  std::string spool_error = "no spool configured";
+  if (spool_ != nullptr && spool_->append(core::to_spool_record(reject, now), spool_error)) return;
+  spdlog::error("the refused body of request {} is not kept: redis: \"{}\"; spool: \"{}\"", request_id, error, spool_error);
+}
+
+spool::DrainResult drain_once(spool::Spool& spool, redis::Connection& redis) {
+  spool::DrainResult result = spool.drain(
+      [&](const core::SpoolRecord& record, std::string& error) { return deliver_spool_record(redis, record, error); });
+  if (result.delivered > 0 || result.torn > 0) {
+    spdlog::info("spool drain: {} record(s) delivered to Redis, {} torn or corrupt stretch(es) skipped{}", result.delivered,
+                 result.torn, result.complete ? "; spool empty" : "");
+  }
+  return result;
+}
+
+void EventStore::start_drainer() {
+  if (spool_ == nullptr) return;
+  drainer_ = std::thread([this] { drain_loop(); });
+}
+
+void EventStore::stop_drainer() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (drainer_.joinable()) drainer_.join();
+}
+
+void EventStore::drain_loop() {
+  redis::Connection redis(config_.redis, config_.redis_timeout_ms);
+  LogThrottle unreachable_throttle;
+  std::size_t last_logged_records = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, drain_interval, [this] { return stopping_; });
+      if (stopping_) return;
+    }
+    if (!spool_->has_backlog()) continue;
+    // Sealing a segment per pass while Redis is away would only make files; look first.
+    std::string error;
+    if (!redis.ping(error)) {
+      if (unreachable_throttle.should_log(std::chrono::minutes(1))) {
+        spdlog::error("spool drain waiting: Redis unavailable: \"{}\"; events stay on disk", error);
+      }
+    } else {
+      const spool::DrainResult result = drain_once(*spool_, redis);
+      if (!result.complete && !result.error.empty() && unreachable_throttle.should_log(std::chrono::minutes(1))) {
+        spdlog::error("spool drain stopped: \"{}\"; retrying every {} s", result.error, drain_interval.count());
+      }
+    }
+    const spool::SpoolStatus status = spool::Spool::scan_status(spool_->directory());
+    if (status.records != last_logged_records) {
+      spdlog::info("spool depth: {}", describe_status(status));
+      last_logged_records = status.records;
+    }
+  }
+}
+
+}  // namespace boardhook::io

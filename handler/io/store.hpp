@@ -1,0 +1,56 @@
+// store.hpp -- carries out a decision's writes: Redis first, the disk spool when Redis fails.
+#pragma once
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/config.hpp"
+#include "core/writes.hpp"
+#include "io/redis_connection.hpp"
+#include "io/spool.hpp"
+
+namespace boardhook::io {
+
+enum class StoreOutcome { in_redis, spooled, failed };
+
+// The commands of one notification's transaction, and of keeping a rejected body.
+std::vector<redis::Command> commands_for(const core::StoreEvents& store);
+std::vector<redis::Command> commands_for(const core::KeepRejected& reject, std::string& last_index);
+
+// Delivers one spool record to Redis; the Deliver function of drain passes.
+bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& record, std::string& error);
+
+class EventStore {
+ public:
+  // `spool` may be null: then a Redis failure is simply a failure.
+  EventStore(const core::Config& config, spool::Spool* spool);
+  ~EventStore();
+
+  // Stores the events durably: in Redis, or (while the spool has a backlog, or when Redis
+  // fails) fsync'd in the spool. `failed` means neither; the caller answers 503.
+  StoreOutcome store_events(redis::Connection& redis, const core::StoreEvents& store, std::int64_t now_ms,
+                            std::string& error);
+  // Keeps a refused body in the rejected list (or the spool); failures are only logged.
+  void keep_rejected(redis::Connection& redis, const core::KeepRejected& reject, std::int64_t now_ms,
+                     std::string_view request_id);
+
+  // Starts the background thread that drains the spool into Redis.
+  void start_drainer();
+  void stop_drainer();
+
+ private:
+  void drain_loop();
+
+  const core::Config& config_;
+  spool::Spool* spool_;
+  std::thread drainer_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+};
+
+// One drain pass with its own connection, logging what it did; returns the result.
+spool::DrainResult drain_once(spool::Spool& spool, redis::Connection& redis);
+
+}  // namespace boardhook::io
