@@ -229,7 +229,7 @@ std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::string& 
   return endpoint;
 }
 
-Config load_config(const EnvLookup& lookup, const FileReader& read_file) {
+Config load_config(const EnvLookup& lookup, const FileReader& read_file, bool require_token) {
   Config config;
   for (const Setting& setting : settings) {
     const auto value = lookup(setting.name);
@@ -251,7 +251,7 @@ Config load_config(const EnvLookup& lookup, const FileReader& read_file) {
       throw ConfigError(quoted_setting("BOARDHOOK_VERIFY_TOKEN_FILE", *token_file) + ": " + problem);
     }
   }
-  if (config.verify_tokens.empty()) {
+  if (require_token && config.verify_tokens.empty()) {
     throw ConfigError("BOARDHOOK_VERIFY_TOKEN (or BOARDHOOK_VERIFY_TOKEN_FILE) is required: "
                       "the verification handshake cannot be answered without it");
   }

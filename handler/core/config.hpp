@@ -48,7 +48,8 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 using FileReader = std::function<std::optional<std::string>(const std::string& path, std::string& error)>;
 
 // Builds the configuration from `lookup`; throws ConfigError on the first bad value.
-Config load_config(const EnvLookup& lookup, const FileReader& read_file);
+// Only the handler needs a verify token (`require_token`); workers and tools share the rest.
+Config load_config(const EnvLookup& lookup, const FileReader& read_file, bool require_token = true);
 
 // Parses a Redis URL (redis://[user:password@]host[:port][/db] or unix:///path[?db=N]).
 // Returns nullopt with `error` set when malformed.

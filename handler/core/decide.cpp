@@ -140,6 +140,7 @@ Decision decide_notification(const Request& request, const Config& config) {
   StoreEvents store;
   store.queue_key = queue_key(config.queue_prefix, notification.event_type);
   store.event_types_key = event_types_key(config.queue_prefix);
+  store.counters_key = counters_key(config.queue_prefix);
   store.event_type = notification.event_type;
   store.envelopes.reserve(count);
   const std::string received_at = format_rfc3339_ms(request.received_at_ms);

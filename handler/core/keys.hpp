@@ -14,5 +14,24 @@ std::string queue_key(std::string_view prefix, std::string_view event_type);
 std::string event_types_key(std::string_view prefix);
 // <prefix>:rejected -- capped list of rejected POSTs, newest first.
 std::string rejected_key(std::string_view prefix);
+// <prefix>:counters -- hash of running totals ("queued:<type>", "done:<type>", ...) for rates.
+std::string counters_key(std::string_view prefix);
+
+// Workers.
+// <prefix>:processing:<consumer> -- the one job a consumer is running (reliable fetch).
+std::string processing_key(std::string_view prefix, std::string_view consumer_id);
+// <prefix>:retry:<type> -- sorted set of envelopes waiting to be retried, scored by due time (ms).
+std::string retry_key(std::string_view prefix, std::string_view event_type);
+// <prefix>:attempts:<type> -- hash: envelope id -> attempts started.
+std::string attempts_key(std::string_view prefix, std::string_view event_type);
+// <prefix>:dead:<type> -- list of dead-letter records (envelope + last error), newest first.
+std::string dead_key(std::string_view prefix, std::string_view event_type);
+// <prefix>:workers -- hash: worker id -> JSON description (host, pid, consumers, types).
+std::string workers_key(std::string_view prefix);
+// <prefix>:heartbeat:<worker> -- expires when the worker stops beating.
+std::string heartbeat_key(std::string_view prefix, std::string_view worker_id);
+
+// Counter fields in <prefix>:counters.
+std::string counter_field(std::string_view what, std::string_view event_type);
 
 }  // namespace boardhook::core

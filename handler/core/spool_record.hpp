@@ -17,7 +17,7 @@ inline constexpr std::size_t spool_header_bytes = 12;
 inline constexpr std::uint32_t max_spool_payload_bytes = 1u << 30;
 
 enum class SpoolRecordKind : std::uint8_t {
-  events = 1,    // fields: queue key, event-types key, event type, envelope...
+  events = 1,    // fields: queue key, event-types key, counters key, event type, envelope...
   rejected = 2,  // fields: rejected key, keep count (decimal), record
 };
 

@@ -6,7 +6,8 @@
 namespace boardhook::core {
 
 SpoolRecord to_spool_record(const StoreEvents& store, std::int64_t now_ms) {
-  SpoolRecord record{SpoolRecordKind::events, now_ms, {store.queue_key, store.event_types_key, store.event_type}};
+  SpoolRecord record{SpoolRecordKind::events, now_ms,
+                     {store.queue_key, store.event_types_key, store.counters_key, store.event_type}};
   record.fields.insert(record.fields.end(), store.envelopes.begin(), store.envelopes.end());
   return record;
 }
@@ -16,9 +17,9 @@ SpoolRecord to_spool_record(const KeepRejected& reject, std::int64_t now_ms) {
 }
 
 std::optional<StoreEvents> store_events_from(const SpoolRecord& record) {
-  if (record.kind != SpoolRecordKind::events || record.fields.size() < 4) return std::nullopt;
-  StoreEvents store{record.fields[0], record.fields[1], record.fields[2], {}};
-  store.envelopes.assign(record.fields.begin() + 3, record.fields.end());
+  if (record.kind != SpoolRecordKind::events || record.fields.size() < 5) return std::nullopt;
+  StoreEvents store{record.fields[0], record.fields[1], record.fields[2], record.fields[3], {}};
+  store.envelopes.assign(record.fields.begin() + 4, record.fields.end());
   return store;
 }
 

@@ -14,6 +14,7 @@ namespace boardhook::core {
 struct StoreEvents {
   std::string queue_key;
   std::string event_types_key;
+  std::string counters_key;            // HINCRBY "queued:<type>" by the number of envelopes
   std::string event_type;
   std::vector<std::string> envelopes;  // in Events order; LPUSHed so the oldest is rightmost
 };

@@ -1,6 +1,7 @@
 // redis_connection.cpp -- hiredis 0.14: connect with timeout, AUTH/SELECT, pipelined transactions.
 #include "io/redis_connection.hpp"
 
+#include <poll.h>
 #include <sys/time.h>
 
 #include <memory>
@@ -122,6 +123,7 @@ bool Connection::check_server(std::string& error) {
 }
 
 bool Connection::ping(std::string& error) {
+  if (context_ != nullptr && is_stale()) drop();
   if (context_ == nullptr && !connect(error)) return false;
   Reply reply(static_cast<redisReply*>(redisCommand(context_, "PING")));
   if (!reply) {
@@ -132,7 +134,16 @@ bool Connection::ping(std::string& error) {
   return true;
 }
 
+// An idle connection has nothing to read; if it has (EOF after a Redis restart, an error
+// reply pushed before close) it is stale. Found before sending, it is safely replaced;
+// found after, the transaction's fate would be unknown.
+bool Connection::is_stale() const {
+  pollfd descriptor{context_->fd, POLLIN, 0};
+  return poll(&descriptor, 1, 0) != 0;
+}
+
 bool Connection::run_transaction(const std::vector<Command>& commands, std::string& error) {
+  if (context_ != nullptr && is_stale()) drop();
   if (context_ == nullptr && !connect(error)) return false;
   // A policy changed with CONFIG SET is noticed within a minute, not only at reconnect.
   if (std::chrono::steady_clock::now() - checked_at_ > std::chrono::minutes(1) && !check_server(error)) return false;

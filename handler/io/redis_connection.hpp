@@ -39,6 +39,7 @@ class Connection {
  private:
   bool connect(std::string& error);
   bool check_server(std::string& error);
+  bool is_stale() const;
   void drop();
 
   core::RedisEndpoint endpoint_;

@@ -1,6 +1,7 @@
 // store.hpp -- carries out a decision's writes: Redis first, the disk spool when Redis fails.
 #pragma once
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -14,9 +15,15 @@ namespace boardhook::io {
 
 enum class StoreOutcome { in_redis, spooled, failed };
 
+// A transaction's commands and the strings they point into that nothing else owns.
+struct Transaction {
+  std::deque<std::string> owned;  // a deque: growing it never moves what commands point at
+  std::vector<redis::Command> commands;
+};
+
 // The commands of one notification's transaction, and of keeping a rejected body.
-std::vector<redis::Command> commands_for(const core::StoreEvents& store);
-std::vector<redis::Command> commands_for(const core::KeepRejected& reject, std::string& last_index);
+Transaction transaction_for(const core::StoreEvents& store);
+Transaction transaction_for(const core::KeepRejected& reject);
 
 // Delivers one spool record to Redis; the Deliver function of drain passes.
 bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& record, std::string& error);
