@@ -5,10 +5,7 @@ something (Redis stopped or killed, the handler killed, the spool torn or full, 
 may evict), and then compares every acknowledged event with what Redis holds once the spool
 has drained. The counts are printed at the end of each test.
 """
-import json
 import os
-import signal
-import subprocess
 import sys
 import time
 import unittest
@@ -17,64 +14,13 @@ import harness
 import loadgen
 
 
-class FaultStack(harness.Stack):
-    """A Stack with a spool folder and extra redis-server arguments."""
-
-    def __init__(self, name, redis_args=(), **kw):
-        super().__init__(name, **kw)
-        self.redis_args = list(redis_args)
-
-    def start_redis(self):
-        self.redis = harness.Process("redis-server", [
-            harness.find_program("redis-server"), str(harness.REPO / "redis/boardhook.conf"),
-            "--port", str(self.redis_port), "--dir", str(self.dir / "redis"), *self.redis_args],
-            self.dir / "redis.log")
-        harness.wait_for(lambda: self.redis_cmd("PING") == "PONG", "redis PING", self.redis)
-
-    def handler_environment(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOARDHOOK_")}
-        env.update(BOARDHOOK_VERIFY_TOKEN_FILE=str(self.dir / "verify-token"),
-                   BOARDHOOK_REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
-                   BOARDHOOK_SPOOL_DIR=str(self.dir / "spool"))
-        env.update(self.handler_env)
-        return env
-
-    def start_handler(self):
-        self.handler_env.setdefault("BOARDHOOK_SPOOL_DIR", str(self.dir / "spool"))
-        self.handler_env.setdefault("BOARDHOOK_REDIS_TIMEOUT_MS", "500")
-        super().start_handler()
-
-    def kill_handler(self):
-        self.handler.popen.kill()
-        self.handler.popen.wait()
-
-    def run_handler_command(self, *args):
-        return subprocess.run([harness.HANDLER, *args], env=self.handler_environment(),
-                              capture_output=True, text=True, timeout=60)
-
-    def spool_status(self):
-        result = self.run_handler_command("--spool-status")
-        return json.loads(result.stdout)
-
-    def wait_until_spool_empty(self, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.spool_status()["records"] == 0:
-                return True
-            time.sleep(0.2)
-        return False
-
-    def handler_log(self):
-        return (self.dir / "handler.log").read_text(errors="replace")
-
-
 class FaultTest(unittest.TestCase):
     redis_args = ()
     handler_env = {}
 
     def setUp(self):
-        self.stack = FaultStack(self.id().split(".")[-1], redis_args=self.redis_args,
-                                handler_env=dict(self.handler_env))
+        self.stack = harness.Stack(self.id().split(".")[-1], spool=True, redis_args=self.redis_args,
+                                   handler_env={"BOARDHOOK_REDIS_TIMEOUT_MS": "500", **self.handler_env})
         self.addCleanup(self.stack.stop)
         self.stack.start()
 

@@ -1,0 +1,79 @@
+# common.sh -- shared bash helpers for scripts/run, scripts/test and the test harness: packages, dev CA.
+# Source it; it defines functions and variables only.
+# shellcheck shell=bash disable=SC2034  # the package lists are used by the scripts that source this
+
+# The project's Debian packages, in one place.
+BOARDHOOK_BUILD_PACKAGES=(cmake g++ pkg-config libfcgi-dev libboost-json1.81-dev libspdlog-dev
+                          libhiredis-dev catch2)
+BOARDHOOK_RUNTIME_PACKAGES=(nginx redis-server openssl curl python3)
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# as_root CMD... -- run CMD as root: directly when we are root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ensure_packages PKG... -- install the Debian packages among PKG that are not installed yet.
+# Runs `apt-get update` at most once per process, and only when something is missing.
+ensure_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        # dpkg -s also succeeds for removed packages whose config files remain; check the state.
+        [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] ||
+            missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing missing packages: ${missing[*]}"
+    if [ -z "${_boardhook_apt_updated:-}" ]; then
+        as_root apt-get update -q || return 1
+        _boardhook_apt_updated=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# make_dev_ca DIR -- make (or reuse) a development CA and a certificate for localhost signed by it.
+# Writes DIR/ca.pem, DIR/ca.key, DIR/server.pem (leaf then CA, as nginx's ssl_certificate wants)
+# and DIR/server.key. An existing CA is kept; the server certificate is remade only when it is
+# missing, not signed by that CA, or expires within a day. Returns non-zero on any openssl error.
+make_dev_ca() {
+    local dir=$1
+    [ -n "$dir" ] || { say "make_dev_ca: no directory given"; return 2; }
+    (
+        set -e
+        umask 077
+        mkdir -p "$dir"
+        cd "$dir"
+        if ! [ -s ca.pem ] || ! [ -s ca.key ]; then
+            openssl genpkey -quiet -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key
+            openssl req -x509 -new -key ca.key -sha256 -days 3650 -out ca.pem \
+                -subj "/O=boardhook development/CN=boardhook development CA $(hostname -s)" \
+                -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
+                -addext "keyUsage=critical,keyCertSign,cRLSign" \
+                -addext "subjectKeyIdentifier=hash"
+            rm -f server.pem server.key
+        fi
+        if [ -s server.pem ] && [ -s server.key ] &&
+           openssl verify -CAfile ca.pem server.pem >/dev/null 2>&1 &&
+           openssl x509 -in server.pem -noout -checkend 86400 >/dev/null; then
+            exit 0
+        fi
+        openssl genpkey -quiet -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server.key
+        openssl req -new -key server.key -subj "/CN=localhost" -out server.csr
+        printf '%s\n' \
+            "basicConstraints=critical,CA:FALSE" \
+            "keyUsage=critical,digitalSignature" \
+            "extendedKeyUsage=serverAuth" \
+            "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+            "subjectKeyIdentifier=hash" \
+            "authorityKeyIdentifier=keyid" > server.ext
+        # 397 days: the longest validity clients accept for a leaf certificate.
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -sha256 -days 397 \
+            -set_serial "0x$(openssl rand -hex 16)" -extfile server.ext -out server.leaf.pem 2>/dev/null
+        cat server.leaf.pem ca.pem > server.pem
+        rm -f server.csr server.ext server.leaf.pem
+        chmod 644 ca.pem server.pem   # certificates are public; the keys stay 0600
+    )
+}
