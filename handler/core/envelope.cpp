@@ -1,6 +1,8 @@
 // envelope.cpp -- builds envelope JSON by hand so that `event` keeps the sender's exact bytes.
 #include "core/envelope.hpp"
 
+#include <boost/json.hpp>
+
 #include "core/json_escape.hpp"
 #include "core/sha256.hpp"
 
@@ -41,6 +43,46 @@ std::string make_envelope(const EnvelopeFields& fields) {
   out += fields.event;
   out += '}';
   return out;
+}
+
+std::optional<EnvelopeSummary> parse_envelope(std::string_view text) {
+  namespace json = boost::json;
+  boost::system::error_code ec;
+  const json::value value = json::parse(text, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  const json::object& object = value.get_object();
+  const auto string_field = [&](std::string_view name) -> std::optional<std::string> {
+    const json::value* field = object.if_contains(name);
+    if (field == nullptr || !field->is_string()) return std::nullopt;
+    return std::string(field->get_string());
+  };
+  const auto count_field = [&](std::string_view name) -> std::optional<std::size_t> {
+    const json::value* field = object.if_contains(name);
+    if (field == nullptr) return std::nullopt;
+    if (field->is_int64() && field->get_int64() >= 0) return static_cast<std::size_t>(field->get_int64());
+    if (field->is_uint64()) return static_cast<std::size_t>(field->get_uint64());
+    return std::nullopt;
+  };
+  EnvelopeSummary summary;
+  const auto id = string_field("id");
+  const auto event_type = string_field("event_type");
+  const auto index = count_field("index");
+  const auto count = count_field("count");
+  if (!id || !event_type || event_type->empty() || !index || !count || object.if_contains("event") == nullptr) {
+    return std::nullopt;
+  }
+  summary.id = *id;
+  summary.event_type = *event_type;
+  summary.index = *index;
+  summary.count = *count;
+  summary.delivery = string_field("delivery").value_or("");
+  summary.received_at = string_field("received_at").value_or("");
+  summary.community = string_field("community").value_or("");
+  if (const json::value* ticket = object.if_contains("ticket_id")) {
+    if (ticket->is_int64()) summary.ticket_id = std::to_string(ticket->get_int64());
+    if (ticket->is_uint64()) summary.ticket_id = std::to_string(ticket->get_uint64());
+  }
+  return summary;
 }
 
 }  // namespace boardhook::core

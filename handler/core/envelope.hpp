@@ -29,4 +29,19 @@ std::string event_id(std::string_view event_type, const std::optional<std::strin
 // The envelope as a JSON text, with `id` computed from the fields.
 std::string make_envelope(const EnvelopeFields& fields);
 
+// What workers and tools read from an envelope without touching `event`.
+struct EnvelopeSummary {
+  std::string id;
+  std::string delivery;
+  std::string received_at;
+  std::string community;
+  std::string event_type;
+  std::optional<std::string> ticket_id;  // decimal
+  std::size_t index = 0;
+  std::size_t count = 0;
+};
+
+// Reads an envelope's fields; nullopt when `text` is not an envelope made by make_envelope.
+std::optional<EnvelopeSummary> parse_envelope(std::string_view text);
+
 }  // namespace boardhook::core

@@ -2,7 +2,9 @@
 //
 // Boost.JSON gives values, not their source bytes; the envelope must carry each event
 // exactly as it was received, so this scanner locates those bytes. It is only ever run on
-// text that Boost.JSON has already accepted, and it never reads out of bounds on any input.
+// text that Boost.JSON has already accepted: it checks structure, not grammar, so on text
+// that is not JSON it may return nullopt or spans of no meaning, but it never reads out of
+// bounds and never crashes, whatever the input.
 #pragma once
 #include <optional>
 #include <string>
@@ -17,11 +19,11 @@ struct JsonMember {
 };
 
 // The members of the top-level object of `json`, in document order (duplicates kept).
-// std::nullopt when the top level is not an object or the text is malformed.
+// std::nullopt when the top level is not an object or its structure is broken.
 std::optional<std::vector<JsonMember>> top_level_members(std::string_view json);
 
 // The raw bytes of each item of the JSON array `array_text`, in order.
-// std::nullopt when `array_text` is not a well-formed array.
+// std::nullopt when `array_text` is not an array or its structure is broken.
 std::optional<std::vector<std::string_view>> array_items(std::string_view array_text);
 
 }  // namespace boardhook::core

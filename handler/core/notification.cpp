@@ -73,7 +73,11 @@ ParsedNotification parse_notification(std::string_view body) {
   if (!members) return refuse("invalid_json", "could not locate the envelope's members");
   for (std::size_t i = 0; i < members->size(); ++i) {
     for (std::size_t k = i + 1; k < members->size(); ++k) {
-      if ((*members)[i].key == (*members)[k].key) return invalid_envelope("duplicate key \"" + (*members)[i].key.substr(0, 40) + "\"");
+      if ((*members)[i].key != (*members)[k].key) continue;
+      // Only the envelope's own names are repeated back: other keys are the sender's text.
+      const std::string& key = (*members)[i].key;
+      const bool is_envelope_key = key == "CommunityName" || key == "EventType" || key == "TicketId" || key == "Events";
+      return invalid_envelope(is_envelope_key ? key + " appears more than once" : "a top-level key appears more than once");
     }
   }
 

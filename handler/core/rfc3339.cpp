@@ -24,6 +24,16 @@ CivilDate civil_from_days(std::int64_t days) {
   return {year, month, day};
 }
 
+// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of civil_from_days).
+std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
+  year -= month <= 2 ? 1 : 0;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const auto year_of_era = static_cast<unsigned>(year - era * 400);
+  const unsigned day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
+}
+
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 }  // namespace
@@ -39,6 +49,30 @@ std::string format_rfc3339_ms(std::int64_t unix_ms) {
                 static_cast<long long>(seconds_of_day / 3600), static_cast<long long>(seconds_of_day / 60 % 60),
                 static_cast<long long>(seconds_of_day % 60), static_cast<long long>(ms_of_day % 1000));
   return text;
+}
+
+std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
+  // Positions of the digits in "YYYY-MM-DDTHH:MM:SS.mmmZ".
+  if (text.size() != 24 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' || text[16] != ':' ||
+      text[19] != '.' || text[23] != 'Z') {
+    return std::nullopt;
+  }
+  const auto number = [&](std::size_t at, std::size_t width) -> std::optional<unsigned> {
+    unsigned value = 0;
+    for (std::size_t i = at; i < at + width; ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      value = value * 10 + static_cast<unsigned>(text[i] - '0');
+    }
+    return value;
+  };
+  const auto year = number(0, 4), month = number(5, 2), day = number(8, 2), hour = number(11, 2), minute = number(14, 2),
+             second = number(17, 2), millis = number(20, 3);
+  if (!year || !month || !day || !hour || !minute || !second || !millis || *month < 1 || *month > 12 || *day < 1 ||
+      *day > 31 || *hour > 23 || *minute > 59 || *second > 60) {
+    return std::nullopt;
+  }
+  const std::int64_t days = days_from_civil(*year, *month, *day);
+  return ((days * 24 + *hour) * 60 + *minute) * 60'000 + static_cast<std::int64_t>(*second) * 1000 + *millis;
 }
 
 }  // namespace boardhook::core

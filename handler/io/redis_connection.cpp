@@ -13,11 +13,6 @@ namespace boardhook::redis {
 
 namespace {
 
-struct ReplyDeleter {
-  void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
 timeval to_timeval(int ms) { return {ms / 1000, static_cast<suseconds_t>((ms % 1000) * 1000)}; }
 
 std::string context_error(const redisContext* context) {
@@ -47,7 +42,8 @@ bool is_error(const redisReply* reply) { return reply->type == REDIS_REPLY_ERROR
 
 }  // namespace
 
-Connection::Connection(const core::RedisEndpoint& endpoint, int timeout_ms) : endpoint_(endpoint), timeout_ms_(timeout_ms) {}
+Connection::Connection(const core::RedisEndpoint& endpoint, int timeout_ms, bool check_server)
+    : endpoint_(endpoint), timeout_ms_(timeout_ms), check_server_(check_server) {}
 
 Connection::~Connection() { drop(); }
 
@@ -90,6 +86,7 @@ bool Connection::connect(std::string& error) {
       return false;
     }
   }
+  if (!check_server_) return true;
   return check_server(error);
 }
 
@@ -142,11 +139,25 @@ bool Connection::is_stale() const {
   return poll(&descriptor, 1, 0) != 0;
 }
 
-bool Connection::run_transaction(const std::vector<Command>& commands, std::string& error) {
+Reply Connection::call(const Command& command, std::string& error) {
   if (context_ != nullptr && is_stale()) drop();
-  if (context_ == nullptr && !connect(error)) return false;
+  if (context_ == nullptr && !connect(error)) return nullptr;
+  append_command(context_, command);
+  Reply reply = read_reply(context_);
+  if (!reply) {
+    error = context_error(context_);
+    drop();
+  }
+  return reply;
+}
+
+Reply Connection::call_transaction(const std::vector<Command>& commands, std::string& error) {
+  if (context_ != nullptr && is_stale()) drop();
+  if (context_ == nullptr && !connect(error)) return nullptr;
   // A policy changed with CONFIG SET is noticed within a minute, not only at reconnect.
-  if (std::chrono::steady_clock::now() - checked_at_ > std::chrono::minutes(1) && !check_server(error)) return false;
+  if (check_server_ && std::chrono::steady_clock::now() - checked_at_ > std::chrono::minutes(1) && !check_server(error)) {
+    return nullptr;
+  }
 
   append_command(context_, {"MULTI"});
   for (const Command& command : commands) append_command(context_, command);
@@ -154,45 +165,45 @@ bool Connection::run_transaction(const std::vector<Command>& commands, std::stri
 
   // Every reply must be read, even after a failure, or the next transaction would read
   // this one's leftovers; an I/O error ends that by dropping the connection.
-  bool queued_ok = true;
   std::string queue_error;
   for (std::size_t i = 0; i < commands.size() + 1; ++i) {
     Reply reply = read_reply(context_);
     if (!reply) {
       error = context_error(context_);
       drop();
-      return false;
+      return nullptr;
     }
-    if (is_error(reply.get()) && queued_ok) {
-      queued_ok = false;
-      queue_error = std::string(reply->str, reply->len);
-    }
+    if (is_error(reply.get()) && queue_error.empty()) queue_error = reply_text(*reply);
   }
   Reply exec = read_reply(context_);
   if (!exec) {
     error = context_error(context_);
     drop();
-    return false;
+    return nullptr;
   }
-  if (!queued_ok) {
+  if (!queue_error.empty()) {
     error = queue_error;
-    return false;
+    return nullptr;
   }
   if (is_error(exec.get())) {
-    error = std::string(exec->str, exec->len);
-    return false;
+    error = reply_text(*exec);
+    return nullptr;
   }
   if (exec->type != REDIS_REPLY_ARRAY) {
     error = "EXEC was aborted";
-    return false;
+    return nullptr;
   }
   for (std::size_t i = 0; i < exec->elements; ++i) {
     if (is_error(exec->element[i])) {
-      error = std::string(exec->element[i]->str, exec->element[i]->len);
-      return false;
+      error = reply_text(*exec->element[i]);
+      return nullptr;
     }
   }
-  return true;
+  return exec;
+}
+
+bool Connection::run_transaction(const std::vector<Command>& commands, std::string& error) {
+  return call_transaction(commands, error) != nullptr;
 }
 
 }  // namespace boardhook::redis

@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,12 +17,21 @@ namespace boardhook::redis {
 
 using Command = std::vector<std::string_view>;
 
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+// The text of a string, status or error reply.
+inline std::string reply_text(const redisReply& reply) { return std::string(reply.str, reply.len); }
+
 class Connection {
  public:
   // Every new connection is checked with INFO before use, and again every minute: a server
   // that may evict keys is refused (the call fails with the reason, which is logged once a
   // minute), one without AOF gets a warning in the log.
-  Connection(const core::RedisEndpoint& endpoint, int timeout_ms);
+  // `check_server` is off for readers (workers, tools), which do not add to the queues.
+  Connection(const core::RedisEndpoint& endpoint, int timeout_ms, bool check_server = true);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -31,8 +41,17 @@ class Connection {
   // then dropped, to be remade on the next call).
   bool run_transaction(const std::vector<Command>& commands, std::string& error);
 
-  // Connects when needed (checking the server, see below) and sends PING.
+  // Connects when needed (checking the server, see above) and sends PING.
   bool ping(std::string& error);
+
+  // Sends one command and returns its reply (an error reply is a reply); nullptr with
+  // `error` set when the connection failed (it is then dropped). The timeout must exceed
+  // any blocking timeout in the command.
+  Reply call(const Command& command, std::string& error);
+
+  // Runs several commands inside MULTI/EXEC and returns EXEC's reply array; nullptr with
+  // `error` set on any failure.
+  Reply call_transaction(const std::vector<Command>& commands, std::string& error);
 
   bool is_connected() const { return context_ != nullptr; }
 
@@ -44,6 +63,7 @@ class Connection {
 
   core::RedisEndpoint endpoint_;
   int timeout_ms_;
+  bool check_server_;
   redisContext* context_ = nullptr;
   std::chrono::steady_clock::time_point checked_at_;
 };

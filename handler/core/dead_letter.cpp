@@ -1,0 +1,63 @@
+// dead_letter.cpp -- dead-letter records: built by hand so the envelope keeps its bytes.
+#include "core/dead_letter.hpp"
+
+#include "core/json_escape.hpp"
+#include "core/json_spans.hpp"
+#include "core/rfc3339.hpp"
+#include "core/utf8.hpp"
+
+namespace boardhook::core {
+
+std::string to_valid_utf8(std::string_view text) {
+  if (is_valid_utf8(text)) return std::string(text);
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t length = 1;
+    for (std::size_t candidate = 1; candidate <= 4 && i + candidate <= text.size(); ++candidate) {
+      if (is_valid_utf8(text.substr(i, candidate))) {
+        length = candidate;
+        break;
+      }
+      length = 0;
+    }
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    } else {
+      out.append(text.substr(i, length));
+      i += length;
+    }
+  }
+  return out;
+}
+
+std::string make_dead_record(std::string_view envelope, const JobFailure& failure, std::int64_t attempts,
+                             std::string_view worker_id, std::int64_t failed_at_ms) {
+  std::string record = "{\"failed_at\":";
+  append_json_string(record, format_rfc3339_ms(failed_at_ms));
+  record += ",\"worker\":";
+  append_json_string(record, worker_id);
+  record += ",\"attempts\":" + std::to_string(attempts);
+  record += ",\"exit_code\":" + (failure.exit_code ? std::to_string(*failure.exit_code) : std::string("null"));
+  record += ",\"signal\":" + (failure.signal ? std::to_string(*failure.signal) : std::string("null"));
+  record += failure.timed_out ? ",\"timed_out\":true" : ",\"timed_out\":false";
+  record += ",\"error\":";
+  append_json_string(record, to_valid_utf8(failure.error));
+  record += ",\"stderr_tail\":";
+  append_json_string(record, to_valid_utf8(failure.stderr_tail));
+  record += ",\"envelope\":";
+  record += envelope;
+  record += '}';
+  return record;
+}
+
+std::optional<std::string_view> dead_record_envelope(std::string_view record) {
+  const auto members = top_level_members(record);
+  if (!members) return std::nullopt;
+  for (const JsonMember& member : *members) {
+    if (member.key == "envelope") return member.value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace boardhook::core

@@ -1,0 +1,30 @@
+// dead_letter.hpp -- the record a worker leaves in <prefix>:dead:<type> when it gives up on an event.
+//
+// {"failed_at","worker","attempts","exit_code","signal","timed_out","error","stderr_tail","envelope"}
+// `envelope` is the queued envelope byte for byte, so `requeue` puts back exactly what was taken.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace boardhook::core {
+
+struct JobFailure {
+  std::optional<int> exit_code;  // set when the command exited
+  std::optional<int> signal;     // set when it was killed by a signal
+  bool timed_out = false;
+  std::string error;             // a sentence: "exit code 3", "timed out after 30 s", "cannot start: ..."
+  std::string stderr_tail;       // the last lines the command wrote to stderr (UTF-8 or escaped)
+};
+
+std::string make_dead_record(std::string_view envelope, const JobFailure& failure, std::int64_t attempts,
+                             std::string_view worker_id, std::int64_t failed_at_ms);
+
+// The envelope inside a dead record, exactly as it was queued; nullopt when malformed.
+std::optional<std::string_view> dead_record_envelope(std::string_view record);
+
+// Bytes of `text` safe to put in a JSON string: invalid UTF-8 becomes U+FFFD.
+std::string to_valid_utf8(std::string_view text);
+
+}  // namespace boardhook::core

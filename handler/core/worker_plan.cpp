@@ -1,0 +1,71 @@
+// worker_plan.cpp -- route parsing and retry back-off.
+#include "core/worker_plan.hpp"
+
+#include <algorithm>
+
+namespace boardhook::core {
+
+namespace {
+
+std::string_view trim(std::string_view text) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+bool is_event_type(std::string_view text) {
+  return !text.empty() && text.size() <= 100 && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+  });
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::string>> parse_route(std::string_view line, std::string& error) {
+  const std::size_t equals = line.find('=');
+  if (equals == std::string_view::npos) {
+    error = "expected TYPE=COMMAND";
+    return std::nullopt;
+  }
+  const std::string_view type = trim(line.substr(0, equals));
+  const std::string_view command = trim(line.substr(equals + 1));
+  if (!is_event_type(type)) {
+    error = "\"" + std::string(type) + "\" is not an event type (A-Z a-z 0-9 _ - ., at most 100)";
+    return std::nullopt;
+  }
+  if (command.empty()) {
+    error = "no command for event type " + std::string(type);
+    return std::nullopt;
+  }
+  return std::pair{std::string(type), std::string(command)};
+}
+
+std::optional<std::map<std::string, std::string>> parse_routes(std::string_view text, std::string& error) {
+  std::map<std::string, std::string> routes;
+  std::size_t line_number = 0;
+  while (!text.empty()) {
+    ++line_number;
+    const std::size_t newline = text.find('\n');
+    const std::string_view line = trim(text.substr(0, newline));
+    text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
+    if (line.empty() || line.front() == '#') continue;
+    std::string problem;
+    auto route = parse_route(line, problem);
+    if (!route || !routes.emplace(*route).second) {
+      error = "line " + std::to_string(line_number) + ": " + (route ? "event type " + route->first + " given twice" : problem);
+      return std::nullopt;
+    }
+  }
+  return routes;
+}
+
+std::chrono::milliseconds retry_delay(std::int64_t attempt, std::chrono::milliseconds base, std::chrono::milliseconds cap,
+                                      double random_fraction) {
+  const std::int64_t exponent = std::clamp<std::int64_t>(attempt - 1, 0, 30);
+  const std::int64_t full = std::min<std::int64_t>(base.count() << exponent, cap.count());
+  const double fraction = std::clamp(random_fraction, 0.0, 1.0);
+  return std::chrono::milliseconds(full / 2 + static_cast<std::int64_t>(static_cast<double>(full / 2) * fraction));
+}
+
+}  // namespace boardhook::core

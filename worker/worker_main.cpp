@@ -1,0 +1,149 @@
+// worker_main.cpp -- boardhook-worker: options, configuration from the environment, signals.
+#include <signal.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/config.hpp"
+#include "core/worker_plan.hpp"
+#include "io/log.hpp"
+#include "worker.hpp"
+
+namespace {
+
+constexpr const char* usage =
+    "usage: boardhook-worker [--type TYPE=COMMAND]... [--config FILE] [options]\n"
+    "Runs COMMAND (with /bin/sh -c) once per event of TYPE taken from the boardhook queues:\n"
+    "the envelope JSON on stdin; BOARDHOOK_EVENT_TYPE, BOARDHOOK_EVENT_ID, BOARDHOOK_ATTEMPT,\n"
+    "BOARDHOOK_TICKET_ID and BOARDHOOK_DELIVERY in the environment. Exit 0 acknowledges the event;\n"
+    "anything else retries it with back-off, then moves it to the dead list.\n"
+    "  --type TYPE=COMMAND       serve TYPE with COMMAND (repeatable)\n"
+    "  --config FILE             lines \"TYPE = COMMAND\" ('#' comments), instead of or besides --type\n"
+    "  --concurrency N           consumers in this process (default 1)\n"
+    "  --timeout SECONDS         per run of a command (default 60)\n"
+    "  --max-attempts N          runs before an event is dead (default 5)\n"
+    "  --backoff SECONDS         first retry delay, doubling each time (default 1)\n"
+    "  --backoff-max SECONDS     longest retry delay (default 300)\n"
+    "  --heartbeat-timeout SECONDS  after this silence a worker's running jobs are requeued (default 30)\n"
+    "Redis and the key prefix come from BOARDHOOK_REDIS_URL and BOARDHOOK_QUEUE_PREFIX.\n"
+    "SIGTERM or SIGINT: stop taking events, finish the running ones, exit 0.\n";
+
+[[noreturn]] void refuse(const std::string& message) {
+  std::fprintf(stderr, "boardhook-worker: %s\n%s", message.c_str(), usage);
+  std::exit(2);
+}
+
+std::chrono::milliseconds parse_seconds(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  const double seconds = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !std::isfinite(seconds) || seconds <= 0 || seconds > 86400) {
+    refuse(flag + " \"" + text + "\": expected a number of seconds, more than 0");
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+}
+
+std::int64_t parse_count(const std::string& flag, const std::string& text, std::int64_t low, std::int64_t high) {
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < low || value > high) {
+    refuse(flag + " \"" + text + "\": expected an integer from " + std::to_string(low) + " to " + std::to_string(high));
+  }
+  return value;
+}
+
+std::optional<std::string> environment(std::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());
+  return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+}
+
+std::optional<std::string> read_whole_file(const std::string& path, std::string& error) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    error = "cannot read";
+    return std::nullopt;
+  }
+  std::ostringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace boardhook;
+  worker::WorkerOptions options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if (i + 1 >= argc) refuse(flag == "--type" || flag == "--config" || flag.starts_with("--") ? flag + " needs a value" : "unknown argument " + flag);
+    const std::string value = argv[++i];
+    std::string error;
+    if (flag == "--type") {
+      const auto route = core::parse_route(value, error);
+      if (!route) refuse("--type \"" + value + "\": " + error);
+      if (!options.routes.emplace(*route).second) refuse("--type: event type " + route->first + " given twice");
+    } else if (flag == "--config") {
+      const auto text = read_whole_file(value, error);
+      if (!text) refuse("--config \"" + value + "\": " + error);
+      const auto routes = core::parse_routes(*text, error);
+      if (!routes) refuse("--config \"" + value + "\": " + error);
+      for (const auto& route : *routes) {
+        if (!options.routes.emplace(route).second) refuse("--config: event type " + route.first + " given twice");
+      }
+    } else if (flag == "--concurrency") {
+      options.concurrency = static_cast<int>(parse_count(flag, value, 1, 256));
+    } else if (flag == "--timeout") {
+      options.timeout = parse_seconds(flag, value);
+    } else if (flag == "--max-attempts") {
+      options.max_attempts = parse_count(flag, value, 1, 1000);
+    } else if (flag == "--backoff") {
+      options.backoff_base = parse_seconds(flag, value);
+    } else if (flag == "--backoff-max") {
+      options.backoff_max = parse_seconds(flag, value);
+    } else if (flag == "--heartbeat-timeout") {
+      options.heartbeat_timeout = parse_seconds(flag, value);
+    } else {
+      refuse("unknown option " + flag);
+    }
+  }
+  if (options.routes.empty()) refuse("no event type to serve: give --type TYPE=COMMAND or --config FILE");
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a command that stops reading its stdin must not kill the worker
+
+  io::init_logging("info");
+  core::Config config;
+  try {
+    config = core::load_config(environment, read_whole_file, false);
+  } catch (const core::ConfigError& error) {
+    spdlog::critical("configuration refused: {}", error.what());
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+  worker::Worker worker(config, options);
+  std::string types;
+  for (const auto& [type, command] : options.routes) types += (types.empty() ? "" : ",") + type;
+  spdlog::info("boardhook-worker {} started: types={} concurrency={} timeout={} ms max_attempts={} prefix={}", worker.id(),
+               types, options.concurrency, options.timeout.count(), options.max_attempts, config.queue_prefix);
+  worker.start();
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("{} received: taking no new events; finishing the running ones", strsignal(signal_number));
+  worker.request_stop();
+  const bool all_acknowledged = worker.wait();
+  spdlog::info("boardhook-worker {} stopped{}", worker.id(), all_acknowledged ? "" : "; some jobs were left for peers to requeue");
+  return all_acknowledged ? 0 : 1;
+}
