@@ -50,6 +50,7 @@ Decision refuse_post(const Request& request, const Config& config, int status, c
   Decision decision = answer(error_response(status, problem.code, problem.detail), LogLevel::warn,
                              "POST refused with " + std::to_string(status) + " " + problem.code + ": " + problem.detail +
                                  "; " + std::to_string(request.body_bytes) + " body bytes" + for_request(request.request_id));
+  decision.refusal = problem.code;
   if (config.rejected_keep == 0) return decision;
 
   // Keep the body as text when it is UTF-8 (cut back to a character boundary), else base64.

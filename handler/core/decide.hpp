@@ -44,6 +44,7 @@ struct Decision {
   std::optional<KeepRejected> reject;
   LogLevel log_level = LogLevel::debug;
   std::string log_message;  // never holds the body, a token or a challenge
+  std::string refusal;      // the error code of a refused POST ("" otherwise), for metrics
 };
 
 Decision decide(const Request& request, const Config& config);

@@ -68,9 +68,12 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
   const auto year = number(0, 4), month = number(5, 2), day = number(8, 2), hour = number(11, 2), minute = number(14, 2),
              second = number(17, 2), millis = number(20, 3);
   if (!year || !month || !day || !hour || !minute || !second || !millis || *month < 1 || *month > 12 || *day < 1 ||
-      *day > 31 || *hour > 23 || *minute > 59 || *second > 60) {
+      *hour > 23 || *minute > 59 || *second > 59) {
     return std::nullopt;
   }
+  const bool is_leap = (*year % 4 == 0 && *year % 100 != 0) || *year % 400 == 0;
+  constexpr unsigned month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (*day > month_days[*month - 1] + (*month == 2 && is_leap ? 1 : 0)) return std::nullopt;
   const std::int64_t days = days_from_civil(*year, *month, *day);
   return ((days * 24 + *hour) * 60 + *minute) * 60'000 + static_cast<std::int64_t>(*second) * 1000 + *millis;
 }

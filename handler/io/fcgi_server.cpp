@@ -13,6 +13,8 @@
 #include <stdexcept>
 
 #include "core/decide.hpp"
+#include "core/health.hpp"
+#include "core/metrics.hpp"
 #include "io/log.hpp"
 #include "io/redis_connection.hpp"
 
@@ -102,8 +104,48 @@ std::int64_t now_unix_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-void handle(FCGX_Request& fcgi_request, const core::Config& config, io::EventStore& store, redis::Connection& redis,
-            std::string& body) {
+std::int64_t elapsed_microseconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - since).count();
+}
+
+// Everything one request needs besides the request itself.
+struct Context {
+  const core::Config& config;
+  io::EventStore& store;
+  io::MetricsRegistry& metrics;
+  spool::Spool* spool;
+  redis::Connection& redis;
+  std::string& body;
+};
+
+core::Response answer_health(Context& context) {
+  core::HealthFacts facts;
+  std::string error;
+  facts.redis_ok = context.redis.ping(error);
+  facts.redis_detail = facts.redis_ok ? "ok" : error;
+  facts.spool_configured = context.spool != nullptr;
+  if (context.spool != nullptr) {
+    facts.spool_ok = context.spool->check_writable(error);
+    facts.spool_detail = facts.spool_ok ? "ok" : error;
+  }
+  return core::health_response(facts);
+}
+
+core::Response answer_metrics(Context& context) {
+  core::MetricsSnapshot snapshot = context.metrics.snapshot();
+  if (context.spool != nullptr) {
+    const spool::SpoolStatus status = spool::Spool::scan_status(context.spool->directory());
+    core::SpoolGauge gauge;
+    gauge.records = status.records;
+    gauge.bytes = status.bytes;
+    if (status.oldest_written_at_ms) gauge.oldest_age_seconds = static_cast<double>(now_unix_ms() - *status.oldest_written_at_ms) / 1000.0;
+    snapshot.spool = gauge;
+  }
+  return {200, "text/plain; version=0.0.4; charset=utf-8", {}, core::render_metrics(snapshot)};
+}
+
+void handle(FCGX_Request& fcgi_request, Context& context) {
+  const core::Config& config = context.config;
   core::Request request;
   request.received_at_ms = now_unix_ms();
   request.method = param(fcgi_request, "REQUEST_METHOD");
@@ -117,44 +159,71 @@ void handle(FCGX_Request& fcgi_request, const core::Config& config, io::EventSto
   // Of an oversized body only the part that is kept for inspection is held (+3 bytes so a
   // character cut at the edge can be recognised as such).
   const std::size_t keep_limit = is_oversized ? core::max_kept_body_bytes + 3 : config.max_body_bytes + 1;
+  std::string& body = context.body;
   body.clear();
   if (!is_oversized && declared) body.reserve(*declared);
   const std::size_t observed = read_body(fcgi_request.in, keep_limit, body);
   request.body = body;
   request.body_bytes = std::max(observed, declared.value_or(0));
 
+  // nginx names the route in each location; the webhook path itself is the operator's choice.
+  const std::string_view route = param(fcgi_request, "BOARDHOOK_ROUTE");
+  if (route == "healthz" || route == "metrics") {
+    core::Response response = request.method != "GET" ? core::Response{405, "application/json", {{"Allow", "GET"}},
+                                                                         "{\"error\":\"method_not_allowed\",\"detail\":\"GET only\"}"}
+                              : route == "healthz" ? answer_health(context)
+                                                   : answer_metrics(context);
+    write_response(fcgi_request.out, response);
+    return;
+  }
+
   core::Decision decision = core::decide(request, config);
 
   if (decision.store) {
     std::string error;
-    switch (store.store_events(redis, *decision.store, request.received_at_ms, error)) {
-      case io::StoreOutcome::in_redis: break;
-      case io::StoreOutcome::spooled: decision.log_message += "; spooled to disk, Redis unavailable"; break;
+    const auto started = std::chrono::steady_clock::now();
+    const io::StoreOutcome outcome = context.store.store_events(context.redis, *decision.store, request.received_at_ms, error);
+    const std::uint64_t events = decision.store->envelopes.size();
+    switch (outcome) {
+      case io::StoreOutcome::in_redis:
+        context.metrics.record_redis_write(static_cast<std::uint64_t>(elapsed_microseconds(started)));
+        context.metrics.record_stored(decision.store->event_type, events);
+        break;
+      case io::StoreOutcome::spooled:
+        context.metrics.record_stored(decision.store->event_type, events);
+        context.metrics.record_spooled(events);
+        decision.log_message += "; spooled to disk, Redis unavailable";
+        break;
       case io::StoreOutcome::failed:
         decision.response = core::storage_unavailable_response();
         decision.log_level = core::LogLevel::error;
-        decision.log_message = "events not stored: \"" + error + "\"; answered 503 for " +
-                               std::to_string(decision.store->envelopes.size()) + " event(s) of type " +
-                               decision.store->event_type + " (request " + std::string(request.request_id) + ")";
+        decision.log_message = "events not stored: \"" + error + "\"; answered 503 for " + std::to_string(events) +
+                               " event(s) of type " + decision.store->event_type + " (request " +
+                               std::string(request.request_id) + ")";
         break;
     }
+    if (outcome != io::StoreOutcome::in_redis && !error.empty()) context.metrics.record_redis_failure();
   }
-  if (decision.reject) store.keep_rejected(redis, *decision.reject, request.received_at_ms, request.request_id);
+  if (!decision.refusal.empty()) context.metrics.record_refusal(decision.refusal);
+  if (decision.reject) context.store.keep_rejected(context.redis, *decision.reject, request.received_at_ms, request.request_id);
   io::log_at(decision.log_level, decision.log_message);
+  context.metrics.record_request(request.method, decision.response.status);
   write_response(fcgi_request.out, decision.response);
 }
 
 }  // namespace
 
-int open_listener(const std::string& listen) {
+int open_listener(const std::string& listen, int inherited_fd) {
   if (listen.empty()) {
     int accepting = 0;
     socklen_t length = sizeof accepting;
-    if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) != 0 || accepting == 0) {
-      throw std::runtime_error("BOARDHOOK_LISTEN is unset and fd 0 is not a listening socket; "
-                               "set BOARDHOOK_LISTEN=unix:/path or host:port");
+    if (getsockopt(inherited_fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) != 0 || accepting == 0) {
+      throw std::runtime_error("BOARDHOOK_LISTEN is unset and fd " + std::to_string(inherited_fd) +
+                               " is not a listening socket; set BOARDHOOK_LISTEN=unix:/path or host:port, "
+                               "or start the handler from a systemd socket unit");
     }
-    return 0;
+    fcntl(inherited_fd, F_SETFD, FD_CLOEXEC);
+    return inherited_fd;
   }
   std::string address = listen;
   if (listen.starts_with("unix:")) {
@@ -170,8 +239,9 @@ int open_listener(const std::string& listen) {
   return fd;
 }
 
-Server::Server(const core::Config& config, int listen_fd, io::EventStore& store)
-    : config_(config), listen_fd_(listen_fd), store_(store) {}
+Server::Server(std::shared_ptr<const core::Config> config, int listen_fd, io::EventStore& store,
+               io::MetricsRegistry& metrics, spool::Spool* spool)
+    : config_(std::move(config)), listen_fd_(listen_fd), store_(store), metrics_(metrics), spool_(spool) {}
 
 Server::~Server() {
   for (std::thread& thread : threads_) {
@@ -180,8 +250,10 @@ Server::~Server() {
 }
 
 void Server::start() {
-  threads_.reserve(static_cast<std::size_t>(config_.threads));
-  for (int i = 0; i < config_.threads; ++i) threads_.emplace_back([this] { serve(); });
+  const int count = config_.load()->threads;
+  for (int i = 0; i < count; ++i) slots_.push_back(std::make_unique<Slot>());
+  running_threads_ = count;
+  for (auto& slot : slots_) threads_.emplace_back([this, &slot = *slot] { serve(slot); });
 }
 
 void Server::stop_accepting() {
@@ -190,38 +262,56 @@ void Server::stop_accepting() {
   // is not used: it makes libfcgi's reads return end-of-file, which would cut off the body
   // of a request that is being served.
   shutdown(listen_fd_, SHUT_RDWR);
+  // A thread waiting for the next request on a kept connection is woken by closing that
+  // connection; nginx drops a closed idle connection from its pool and opens a new one
+  // (to another handler) for its next request.
+  for (auto& slot : slots_) {
+    const int fd = slot->idle_fd.exchange(-1);
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
+  }
 }
 
-bool Server::wait_until_idle(std::chrono::milliseconds grace) const {
+bool Server::wait_until_stopped(std::chrono::milliseconds grace) {
   const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (in_flight_.load() > 0) {
+  while (running_threads_.load() > 0) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
   return true;
 }
 
-void Server::serve() {
+void Server::serve(Slot& slot) {
   FCGX_Request request;
   FCGX_InitRequest(&request, listen_fd_, 0);
-  redis::Connection redis(config_.redis, config_.redis_timeout_ms);
+  const std::shared_ptr<const core::Config> initial = config_.load();
+  redis::Connection redis(initial->redis, initial->redis_timeout_ms);
   std::string body;
-  for (;;) {
+  while (!stopping_) {
+    if (request.ipcFd >= 0) slot.idle_fd = request.ipcFd;  // between requests on a kept connection
     const int status = FCGX_Accept_r(&request);
+    const int idle_fd = slot.idle_fd.exchange(-1);
     if (status < 0) {
       if (stopping_) break;
       spdlog::error("FastCGI accept failed: \"{}\"; retrying in 100 ms", std::strerror(-status));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
+    (void)idle_fd;
     ++in_flight_;
-    handle(request, config_, store_, redis, body);
+    const std::shared_ptr<const core::Config> config = config_.load();
+    Context context{*config, store_, metrics_, spool_, redis, body};
+    handle(request, context);
+    // While stopping, the connection is closed after this answer, so nginx sends no more on it.
+    if (stopping_) request.keepConnection = 0;
     FCGX_Finish_r(&request);
     --in_flight_;
     // A large body's buffer is not kept between requests.
     if (body.capacity() > 1024 * 1024) std::string().swap(body);
   }
   FCGX_Free(&request, 1);
+  --running_threads_;
 }
 
 }  // namespace boardhook::fcgi

@@ -2,41 +2,57 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/config.hpp"
+#include "io/metrics_registry.hpp"
 #include "io/store.hpp"
 
 namespace boardhook::fcgi {
 
 // Opens the listening socket named by BOARDHOOK_LISTEN ("unix:/path" or "host:port"), or
-// checks that fd 0 is one when `listen` is empty (spawn-fcgi, systemd). Throws on failure.
-int open_listener(const std::string& listen);
+// takes `inherited_fd` (systemd socket activation, or fd 0 from spawn-fcgi) when `listen` is
+// empty, checking that it is a listening socket. Throws on failure.
+int open_listener(const std::string& listen, int inherited_fd);
 
 class Server {
  public:
-  Server(const core::Config& config, int listen_fd, io::EventStore& store);
+  Server(std::shared_ptr<const core::Config> config, int listen_fd, io::EventStore& store, io::MetricsRegistry& metrics,
+         spool::Spool* spool);
   ~Server();
 
   // Starts config.threads threads; each serves one FastCGI connection at a time and owns
   // its own Redis connection, so no lock is taken on the request path.
   void start();
-  // Stops accepting new connections; requests already being served go on.
+  // New requests see `config` from now on (SIGHUP: a rotated token).
+  void replace_config(std::shared_ptr<const core::Config> config) { config_.store(std::move(config)); }
+  // Stops accepting: the listening socket is shut, idle kept connections are closed, and a
+  // connection whose request is being served is closed right after its answer.
   void stop_accepting();
-  // Waits until no request is being served or `grace` has passed; true when idle.
-  bool wait_until_idle(std::chrono::milliseconds grace) const;
+  // Waits until every thread has ended or `grace` has passed; true when all ended.
+  bool wait_until_stopped(std::chrono::milliseconds grace);
   int requests_in_flight() const { return in_flight_.load(); }
 
  private:
-  void serve();
+  // One per thread: the kept connection it is waiting on between requests, or -1.
+  struct Slot {
+    std::atomic<int> idle_fd{-1};
+  };
+  void serve(Slot& slot);
 
-  const core::Config& config_;
+  std::atomic<std::shared_ptr<const core::Config>> config_;
   int listen_fd_;
   io::EventStore& store_;
+  io::MetricsRegistry& metrics_;
+  spool::Spool* spool_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> in_flight_{0};
+  std::atomic<int> running_threads_{0};
+  std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::thread> threads_;
 };
 

@@ -1,8 +1,10 @@
-// handler_main.cpp -- boardhook-handler: configuration, logging, listener, threads, signals.
+// handler_main.cpp -- boardhook-handler: configuration, logging, listener, processes, signals.
 #include <fcgiapp.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,15 +14,20 @@
 
 #include "core/config.hpp"
 #include "core/json_escape.hpp"
-#include "io/spool.hpp"
-#include "io/store.hpp"
 #include "io/fcgi_server.hpp"
 #include "io/log.hpp"
+#include "io/metrics_registry.hpp"
+#include "io/spool.hpp"
+#include "io/store.hpp"
+#include "io/supervisor.hpp"
 
 namespace {
 
+using namespace boardhook;
+
 // How long in-flight requests may take to finish after SIGTERM; Redis calls are bounded
-// by BOARDHOOK_REDIS_TIMEOUT_MS, so this is generous.
+// by BOARDHOOK_REDIS_TIMEOUT_MS and nginx gives up after its fastcgi_read_timeout, so this
+// is generous. Supervisors (systemd's TimeoutStopSec) must allow longer.
 constexpr std::chrono::seconds stop_grace{15};
 
 std::optional<std::string> environment(std::string_view name) {
@@ -39,19 +46,24 @@ std::optional<std::string> read_whole_file(const std::string& path, std::string&
   return contents.str();
 }
 
-void print_usage() {
-  std::puts(
-      "usage: boardhook-handler [--drain-spool | --spool-status]\n"
-      "A FastCGI responder for Socialboards webhooks, configured by the environment (see the\n"
-      "README's settings table). Stops cleanly on SIGTERM or SIGINT.\n"
-      "  --drain-spool   move every spooled event whose handler is not running into Redis, then exit\n"
-      "                  (0: spool empty, 1: records remain, 2: configuration refused)\n"
-      "  --spool-status  print the spool's depth as JSON and exit");
+constexpr const char* usage =
+    "usage: boardhook-handler [--processes N | --drain-spool | --spool-status]\n"
+    "A FastCGI responder for Socialboards webhooks, configured by the environment (see the\n"
+    "README's settings table). SIGTERM/SIGINT drain and stop; SIGHUP re-reads the token file.\n"
+    "  --processes N   run N handler processes on the one socket, restarting any that dies\n"
+    "  --drain-spool   move every spooled event whose handler is not running into Redis, then exit\n"
+    "                  (0: spool empty, 1: records remain, 2: configuration refused)\n"
+    "  --spool-status  print the spool's depth as JSON and exit\n";
+
+// The socket systemd passed (socket activation hands it over as fd 3), else fd 0.
+int inherited_socket() {
+  const auto pid = environment("LISTEN_PID");
+  const auto fds = environment("LISTEN_FDS");
+  if (pid && fds && std::atoi(pid->c_str()) == getpid() && std::atoi(fds->c_str()) >= 1) return 3;
+  return 0;
 }
 
-// --drain-spool: for an operator whose handler is stopped (or on another schedule).
-int drain_spool_command(const boardhook::core::Config& config) {
-  using namespace boardhook;
+int drain_spool_command(const core::Config& config) {
   if (config.spool_dir.empty()) {
     spdlog::critical("BOARDHOOK_SPOOL_DIR is not set: there is no spool to drain");
     return 2;
@@ -66,8 +78,7 @@ int drain_spool_command(const boardhook::core::Config& config) {
   return left.records == 0 ? 0 : 1;
 }
 
-int spool_status_command(const boardhook::core::Config& config) {
-  using namespace boardhook;
+int spool_status_command(const core::Config& config) {
   const spool::SpoolStatus status = config.spool_dir.empty() ? spool::SpoolStatus{} : spool::Spool::scan_status(config.spool_dir);
   std::printf("{\"spool_dir\":%s,\"segments\":%zu,\"records\":%zu,\"bytes\":%llu,\"oldest_written_at_ms\":%s,"
               "\"torn_records\":%zu}\n",
@@ -78,23 +89,95 @@ int spool_status_command(const boardhook::core::Config& config) {
   return 0;
 }
 
+// SIGHUP: a new token file (rotation). Only the tokens change; other settings need a restart.
+std::shared_ptr<const core::Config> reload_tokens(const std::shared_ptr<const core::Config>& current) {
+  try {
+    const core::Config fresh = core::load_config(environment, read_whole_file);
+    auto next = std::make_shared<core::Config>(*current);
+    next->verify_tokens = fresh.verify_tokens;
+    spdlog::info("SIGHUP: verify tokens reloaded ({} accepted){}", next->verify_tokens.size(),
+                 environment("BOARDHOOK_VERIFY_TOKEN_FILE") ? "" : "; BOARDHOOK_VERIFY_TOKEN comes from the environment, which a running process cannot change");
+    return next;
+  } catch (const core::ConfigError& error) {
+    spdlog::error("SIGHUP: configuration refused: {}; keeping the current tokens", error.what());
+    return current;
+  }
+}
+
+// One handler process: its spool writer, drainer, FastCGI threads; runs until SIGTERM/SIGINT.
+int serve_process(const core::Config& config, int listen_fd, io::MetricsRegistry& metrics) {
+  std::unique_ptr<spool::Spool> spool;
+  if (!config.spool_dir.empty()) {
+    try {
+      spool = std::make_unique<spool::Spool>(config.spool_dir, config.spool_max_bytes);
+    } catch (const std::exception& error) {
+      spdlog::critical("{}", error.what());
+      return 1;
+    }
+  }
+  io::EventStore store(config, spool.get(), [&metrics](std::size_t records) { metrics.record_drained(records); });
+  auto current = std::make_shared<const core::Config>(config);
+  fcgi::Server server(current, listen_fd, store, metrics, spool.get());
+  server.start();
+  store.start_drainer();
+  spdlog::info("boardhook-handler {} serving: {}", getpid(), core::describe(config));
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  for (;;) {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    if (signal_number == SIGHUP) {
+      current = reload_tokens(current);
+      server.replace_config(current);
+      continue;
+    }
+    spdlog::info("{} received: no new requests; waiting for {} in flight", strsignal(signal_number), server.requests_in_flight());
+    break;
+  }
+  server.stop_accepting();
+  const bool stopped = server.wait_until_stopped(stop_grace);
+  store.stop_drainer();
+  if (stopped) spdlog::info("boardhook-handler {} stopped", getpid());
+  else spdlog::error("boardhook-handler {} stopping with {} request(s) still in flight after {} s", getpid(),
+                     server.requests_in_flight(), stop_grace.count());
+  spdlog::default_logger()->flush();
+  // Threads still blocked (a stuck request) end with the process.
+  _exit(stopped ? 0 : 1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace boardhook;
-  const std::string_view mode = argc > 1 ? argv[1] : "";
-  if (argc > 2 || (!mode.empty() && mode != "--drain-spool" && mode != "--spool-status")) {
-    print_usage();
-    return mode == "--help" || mode == "-h" ? 0 : 2;
+  std::string_view mode;
+  int processes = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view argument = argv[i];
+    if (argument == "--help" || argument == "-h") {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if (argument == "--processes" && i + 1 < argc) {
+      const std::string_view value = argv[++i];
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), processes);
+      if (ec != std::errc{} || end != value.data() + value.size() || processes < 1 || processes > 256) {
+        std::fprintf(stderr, "boardhook-handler: --processes \"%s\": expected 1-256\n", argv[i]);
+        return 2;
+      }
+    } else if ((argument == "--drain-spool" || argument == "--spool-status") && mode.empty()) {
+      mode = argument;
+    } else {
+      std::fputs(usage, stderr);
+      return 2;
+    }
   }
 
-  // Signals are taken by sigwait() below; every thread inherits this mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Signals are taken by sigwait(); every thread and child inherits this mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // nginx closing a connection must not kill the process
 
   io::init_logging("info");
@@ -113,19 +196,9 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", error.what());
     return 2;
   }
-
-  std::unique_ptr<spool::Spool> spool;
   if (config.spool_dir.empty()) {
     spdlog::warn("BOARDHOOK_SPOOL_DIR is not set: while Redis cannot take events, POSTs are answered 503");
-  } else {
-    try {
-      spool = std::make_unique<spool::Spool>(config.spool_dir, config.spool_max_bytes);
-    } catch (const std::exception& error) {
-      spdlog::critical("{}", error.what());
-      return 1;
-    }
   }
-  io::EventStore store(config, spool.get());
 
   if (FCGX_Init() != 0) {
     spdlog::critical("libfcgi initialisation failed");
@@ -133,35 +206,14 @@ int main(int argc, char** argv) {
   }
   int listen_fd = -1;
   try {
-    listen_fd = fcgi::open_listener(config.listen);
+    listen_fd = fcgi::open_listener(config.listen, inherited_socket());
   } catch (const std::exception& error) {
     spdlog::critical("{}", error.what());
     return 1;
   }
-
-  fcgi::Server server(config, listen_fd, store);
-  server.start();
-  store.start_drainer();
-  spdlog::info("boardhook-handler started: {}", core::describe(config));
-
-  for (;;) {
-    int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
-    if (signal_number == SIGHUP) {
-      spdlog::info("SIGHUP received: nothing to reload; configuration is read at start-up");
-      continue;
-    }
-    spdlog::info("{} received: no new connections; waiting for {} request(s) in flight", strsignal(signal_number),
-                 server.requests_in_flight());
-    break;
-  }
-  server.stop_accepting();
-  const bool idle = server.wait_until_idle(stop_grace);
-  if (idle) spdlog::info("boardhook-handler stopped");
-  else spdlog::error("boardhook-handler stopping with {} request(s) still in flight after {} s", server.requests_in_flight(),
-                     stop_grace.count());
-  store.stop_drainer();
-  spdlog::default_logger()->flush();
-  // Threads idle on kept nginx connections are blocked in read(); end them with the process.
-  _exit(idle ? 0 : 1);
+  const double started = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  io::MetricsRegistry& metrics = io::MetricsRegistry::create(started);
+  if (processes == 0) return serve_process(config, listen_fd, metrics);
+  metrics.set_processes(static_cast<std::uint64_t>(processes));
+  return io::supervise(processes, [&] { return serve_process(config, listen_fd, metrics); });
 }

@@ -7,7 +7,7 @@ namespace boardhook::io {
 
 void init_logging(std::string_view level) {
   auto logger = spdlog::stderr_logger_mt("boardhook");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l [%t] %v", spdlog::pattern_time_type::utc);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l [%P:%t] %v", spdlog::pattern_time_type::utc);
   logger->set_level(spdlog::level::from_str(std::string(level)));
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);

@@ -176,6 +176,19 @@ std::uint64_t Spool::directory_bytes() const {
   return total;
 }
 
+bool Spool::check_writable(std::string& problem) const {
+  if (access(directory_.c_str(), W_OK | X_OK) != 0) {
+    problem = "\"" + directory_ + "\" is not writable: " + errno_text();
+    return false;
+  }
+  const std::uint64_t used = directory_bytes();
+  if (used + 64 * 1024 > max_bytes_) {
+    problem = "the spool is full (" + std::to_string(used) + " of " + std::to_string(max_bytes_) + " bytes used)";
+    return false;
+  }
+  return true;
+}
+
 std::shared_ptr<Spool::Segment> Spool::open_new_segment(std::string& error) {
   auto segment = std::make_shared<Segment>();
   const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -59,6 +59,9 @@ class Spool {
 
   const std::string& directory() const { return directory_; }
 
+  // True when an append could succeed now: the folder is writable and not full.
+  bool check_writable(std::string& problem) const;
+
   // Counts what every segment in `directory` still holds; reads headers, not payloads.
   static SpoolStatus scan_status(const std::string& directory);
 

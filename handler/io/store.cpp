@@ -53,7 +53,8 @@ bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& rec
   return false;
 }
 
-EventStore::EventStore(const core::Config& config, spool::Spool* spool) : config_(config), spool_(spool) {}
+EventStore::EventStore(const core::Config& config, spool::Spool* spool, std::function<void(std::size_t)> on_drained)
+    : config_(config), spool_(spool), on_drained_(std::move(on_drained)) {}
 
 EventStore::~EventStore() { stop_drainer(); }
 
@@ -127,6 +128,7 @@ void EventStore::drain_loop() {
       }
     } else {
       const spool::DrainResult result = drain_once(*spool_, redis);
+      if (on_drained_ && result.delivered > 0) on_drained_(result.delivered);
       if (!result.complete && !result.error.empty() && unreachable_throttle.should_log(std::chrono::minutes(1))) {
         spdlog::error("spool drain stopped: \"{}\"; retrying every {} s", result.error, drain_interval.count());
       }

@@ -2,6 +2,7 @@
 #pragma once
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -30,8 +31,9 @@ bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& rec
 
 class EventStore {
  public:
-  // `spool` may be null: then a Redis failure is simply a failure.
-  EventStore(const core::Config& config, spool::Spool* spool);
+  // `spool` may be null: then a Redis failure is simply a failure. `on_drained` (may be
+  // empty) is told how many spool records each drain pass delivered.
+  EventStore(const core::Config& config, spool::Spool* spool, std::function<void(std::size_t)> on_drained = {});
   ~EventStore();
 
   // Stores the events durably: in Redis, or (while the spool has a backlog, or when Redis
@@ -51,6 +53,7 @@ class EventStore {
 
   const core::Config& config_;
   spool::Spool* spool_;
+  std::function<void(std::size_t)> on_drained_;
   std::thread drainer_;
   std::mutex mutex_;
   std::condition_variable wake_;

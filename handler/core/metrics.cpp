@@ -1,0 +1,118 @@
+// metrics.cpp -- label indexing and Prometheus text rendering.
+#include "core/metrics.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/json_escape.hpp"
+
+namespace boardhook::core {
+
+namespace {
+
+std::string number(double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+// Label values are escaped as the exposition format asks: backslash, quote, newline.
+std::string label_value(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::size_t method_index(std::string_view method) {
+  for (std::size_t i = 0; i + 1 < metric_methods.size(); ++i) {
+    if (metric_methods[i] == method) return i;
+  }
+  return metric_methods.size() - 1;
+}
+
+std::size_t status_index(int status) {
+  for (std::size_t i = 0; i + 1 < metric_statuses.size(); ++i) {
+    if (metric_statuses[i] == status) return i;
+  }
+  return metric_statuses.size() - 1;
+}
+
+std::size_t refusal_index(std::string_view code) {
+  for (std::size_t i = 0; i + 1 < metric_refusals.size(); ++i) {
+    if (metric_refusals[i] == code) return i;
+  }
+  return metric_refusals.size() - 1;
+}
+
+std::size_t latency_bucket(std::uint64_t microseconds) {
+  const double seconds = static_cast<double>(microseconds) / 1e6;
+  for (std::size_t i = 0; i < redis_latency_bounds.size(); ++i) {
+    if (seconds <= redis_latency_bounds[i]) return i;
+  }
+  return redis_latency_bounds.size();
+}
+
+std::string render_metrics(const MetricsSnapshot& s) {
+  std::string out;
+  out.reserve(4096);
+  header(out, "boardhook_requests_total", "counter", "Requests answered by the handler, by method and status.");
+  for (std::size_t m = 0; m < metric_methods.size(); ++m) {
+    for (std::size_t k = 0; k < metric_statuses.size(); ++k) {
+      const std::string status = metric_statuses[k] == 0 ? "other" : std::to_string(metric_statuses[k]);
+      out += "boardhook_requests_total{method=\"" + std::string(metric_methods[m]) + "\",status=\"" + status + "\"} " +
+             std::to_string(s.requests[m][k]) + "\n";
+    }
+  }
+  header(out, "boardhook_events_stored_total", "counter", "Events answered 200 for (in Redis or in the spool), by event type.");
+  auto stored = s.events_stored;
+  std::sort(stored.begin(), stored.end());
+  for (const auto& [type, count] : stored) {
+    out += "boardhook_events_stored_total{event_type=\"" + label_value(type) + "\"} " + std::to_string(count) + "\n";
+  }
+  header(out, "boardhook_events_spooled_total", "counter", "Events written to the disk spool because Redis could not take them.");
+  out += "boardhook_events_spooled_total " + std::to_string(s.events_spooled) + "\n";
+  header(out, "boardhook_spool_records_drained_total", "counter", "Spool records delivered to Redis by this handler.");
+  out += "boardhook_spool_records_drained_total " + std::to_string(s.events_drained) + "\n";
+  header(out, "boardhook_redis_write_seconds", "histogram", "Duration of successful MULTI/EXEC writes of events to Redis.");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < s.redis_write_buckets.size(); ++i) {
+    cumulative += s.redis_write_buckets[i];
+    const std::string bound = i < redis_latency_bounds.size() ? number(redis_latency_bounds[i]) : "+Inf";
+    out += "boardhook_redis_write_seconds_bucket{le=\"" + bound + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  out += "boardhook_redis_write_seconds_sum " + number(static_cast<double>(s.redis_write_microseconds) / 1e6) + "\n";
+  out += "boardhook_redis_write_seconds_count " + std::to_string(cumulative) + "\n";
+  header(out, "boardhook_redis_write_failures_total", "counter", "Event writes to Redis that failed (the events then went to the spool or got 503).");
+  out += "boardhook_redis_write_failures_total " + std::to_string(s.redis_write_failures) + "\n";
+  header(out, "boardhook_rejected_total", "counter", "POSTs refused and kept for inspection, by reason.");
+  for (std::size_t i = 0; i < metric_refusals.size(); ++i) {
+    out += "boardhook_rejected_total{reason=\"" + std::string(metric_refusals[i]) + "\"} " + std::to_string(s.refused[i]) + "\n";
+  }
+  if (s.spool) {
+    header(out, "boardhook_spool_records", "gauge", "Records in the disk spool waiting for Redis.");
+    out += "boardhook_spool_records " + std::to_string(s.spool->records) + "\n";
+    header(out, "boardhook_spool_bytes", "gauge", "Bytes in the disk spool waiting for Redis.");
+    out += "boardhook_spool_bytes " + std::to_string(s.spool->bytes) + "\n";
+    header(out, "boardhook_spool_oldest_age_seconds", "gauge", "Age of the oldest record in the disk spool (0 when empty).");
+    out += "boardhook_spool_oldest_age_seconds " + number(s.spool->oldest_age_seconds) + "\n";
+  }
+  header(out, "boardhook_handler_processes", "gauge", "Handler processes sharing these metrics.");
+  out += "boardhook_handler_processes " + std::to_string(s.processes) + "\n";
+  header(out, "process_start_time_seconds", "gauge", "Start time of the handler since the Unix epoch, in seconds.");
+  out += "process_start_time_seconds " + number(s.process_start_time_seconds) + "\n";
+  return out;
+}
+
+}  // namespace boardhook::core
