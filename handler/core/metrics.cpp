@@ -2,7 +2,7 @@
 #include "core/metrics.hpp"
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 
 #include "core/json_escape.hpp"
 
@@ -10,10 +10,11 @@ namespace boardhook::core {
 
 namespace {
 
+// The shortest text that reads back as the same double ("0.0005", not "0.00050000000000000001").
 std::string number(double value) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.17g", value);
-  return text;
+  char text[400];  // fixed notation of any double fits
+  const auto result = std::to_chars(text, text + sizeof text, value, std::chars_format::fixed);
+  return std::string(text, result.ptr);
 }
 
 void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
@@ -83,8 +84,8 @@ std::string render_metrics(const MetricsSnapshot& s) {
   }
   header(out, "boardhook_events_spooled_total", "counter", "Events written to the disk spool because Redis could not take them.");
   out += "boardhook_events_spooled_total " + std::to_string(s.events_spooled) + "\n";
-  header(out, "boardhook_spool_records_drained_total", "counter", "Spool records delivered to Redis by this handler.");
-  out += "boardhook_spool_records_drained_total " + std::to_string(s.events_drained) + "\n";
+  header(out, "boardhook_spool_drained_total", "counter", "Spool records delivered to Redis by this handler.");
+  out += "boardhook_spool_drained_total " + std::to_string(s.events_drained) + "\n";
   header(out, "boardhook_redis_write_seconds", "histogram", "Duration of successful MULTI/EXEC writes of events to Redis.");
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < s.redis_write_buckets.size(); ++i) {
