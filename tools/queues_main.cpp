@@ -75,6 +75,29 @@ std::string age_text(std::optional<std::int64_t> ms) {
   return text;
 }
 
+// Lenient readers for records kept in Redis: a field that is missing or of another type is
+// shown as "-" (or 0), never a crash, whatever a list holds.
+std::string text_field(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) return "-";
+  if (v->is_string()) return std::string(v->get_string());
+  return json::serialize(*v);
+}
+
+long long number_field(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<long long>(v->get_uint64());
+  if (v->is_double()) return static_cast<long long>(v->get_double());
+  return 0;
+}
+
+bool bool_field(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_bool() && v->get_bool();
+}
+
 class Tool {
  public:
   Tool(const core::Config& config, Options options)
@@ -362,10 +385,13 @@ int Tool::dead() {
       const json::value value = json::parse(record, ec);
       const auto envelope = core::dead_record_envelope(record);
       const auto summary = envelope ? core::parse_envelope(*envelope) : std::nullopt;
-      if (ec || !value.is_object()) continue;
+      if (ec || !value.is_object()) {
+        std::printf("(not a dead-letter record: %zu bytes)\n", record.size());
+        continue;
+      }
       const json::object& o = value.get_object();
-      std::printf("%-24s %-64s %8lld %s\n", std::string(o.at("failed_at").get_string()).c_str(), summary ? summary->id.c_str() : "?",
-                  static_cast<long long>(o.at("attempts").to_number<std::int64_t>()), std::string(o.at("error").get_string()).c_str());
+      std::printf("%-24s %-64s %8lld %s\n", text_field(o, "failed_at").c_str(), summary ? summary->id.c_str() : "?",
+                  number_field(o, "attempts"), text_field(o, "error").c_str());
     }
   }
   return records.empty() ? exit_nothing : exit_ok;
@@ -381,12 +407,14 @@ int Tool::rejected() {
     for (const std::string& record : records) {
       boost::system::error_code ec;
       const json::value value = json::parse(record, ec);
-      if (ec || !value.is_object()) continue;
+      if (ec || !value.is_object()) {
+        std::printf("(not a rejected-request record: %zu bytes)\n", record.size());
+        continue;
+      }
       const json::object& o = value.get_object();
-      std::printf("%-24s %-32s %6lld %-20s %10lld %s\n", std::string(o.at("at").get_string()).c_str(),
-                  std::string(o.at("request_id").get_string()).c_str(), static_cast<long long>(o.at("status").to_number<std::int64_t>()),
-                  std::string(o.at("reason").get_string()).c_str(), static_cast<long long>(o.at("body_bytes").to_number<std::int64_t>()),
-                  std::string(o.at("detail").get_string()).c_str());
+      std::printf("%-24s %-32s %6lld %-20s %10lld %s\n", text_field(o, "at").c_str(), text_field(o, "request_id").c_str(),
+                  number_field(o, "status"), text_field(o, "reason").c_str(), number_field(o, "body_bytes"),
+                  text_field(o, "detail").c_str());
     }
   }
   return records.empty() ? exit_nothing : exit_ok;
@@ -442,12 +470,14 @@ int Tool::replay_rejected() {
     const json::object& o = value.get_object();
     const json::value* request_id = o.if_contains("request_id");
     if (request_id == nullptr || !request_id->is_string() || request_id->get_string() != options_.id) continue;
-    if (o.at("body_truncated").as_bool()) {
+    const json::value* kept = o.if_contains("body");
+    if (kept == nullptr || !kept->is_string()) throw Failure{exit_nothing, "request " + options_.id + ": the record holds no body"};
+    if (bool_field(o, "body_truncated")) {
       throw Failure{exit_nothing, "request " + options_.id + " was kept only in part (" +
-                                      std::to_string(o.at("body_bytes").to_number<std::int64_t>()) + " bytes); it cannot be replayed"};
+                                      std::to_string(number_field(o, "body_bytes")) + " bytes); it cannot be replayed"};
     }
-    const std::string kept(o.at("body").get_string());
-    const auto body = o.at("body_encoding").get_string() == "base64" ? core::base64_decode(kept) : std::optional<std::string>(kept);
+    const std::string text(kept->get_string());
+    const auto body = text_field(o, "body_encoding") == "base64" ? core::base64_decode(text) : std::optional<std::string>(text);
     if (!body) throw Failure{exit_nothing, "request " + options_.id + ": the kept body is not valid base64"};
 
     core::Request request;

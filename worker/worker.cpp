@@ -67,6 +67,15 @@ void note_redis_state(bool reachable, const std::string& error) {
   else spdlog::error("redis unavailable: \"{}\"; waiting and reconnecting with back-off", error);
 }
 
+// host:pid:nonce. The nonce tells apart two starts with the same host name and pid (a
+// restarted container whose worker is pid 1), so the old start's jobs are still reclaimed.
+std::string worker_id() {
+  std::mt19937 random{std::random_device{}()};
+  char nonce[8];
+  std::snprintf(nonce, sizeof nonce, "%06x", static_cast<unsigned>(random() & 0xFFFFFF));
+  return host_name() + ":" + std::to_string(getpid()) + ":" + nonce;
+}
+
 bool is_string_reply(const redis::Reply& reply) {
   return reply && (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS);
 }
@@ -74,7 +83,7 @@ bool is_string_reply(const redis::Reply& reply) {
 }  // namespace
 
 Worker::Worker(const core::Config& config, WorkerOptions options)
-    : config_(config), options_(std::move(options)), id_(host_name() + ":" + std::to_string(getpid())) {
+    : config_(config), options_(std::move(options)), id_(worker_id()) {
   for (const auto& [type, command] : options_.routes) types_.push_back(type);
 }
 
@@ -155,6 +164,13 @@ void Worker::consume(int index) {
     if (envelope.empty()) continue;
 
     ++unacknowledged_;
+    if (stopping_) {
+      // Taken after the stop request (BLMOVE was already waiting): give it back untouched.
+      const std::string queue = core::queue_key(prefix, type);
+      redis::Reply back = redis.call({"EVAL", reclaim_script, "2", processing, queue, envelope}, error);
+      if (back && back->type == REDIS_REPLY_INTEGER) --unacknowledged_;
+      break;
+    }
     const auto summary = core::parse_envelope(envelope);
     std::int64_t attempt = 0;
     std::vector<redis::Command> ack;
@@ -180,6 +196,9 @@ void Worker::consume(int index) {
     bool succeeded = false;
     if (!summary) {
       failure.error = "not a boardhook envelope";
+    } else if (attempt > options_.max_attempts) {
+      // Earlier attempts never reported back: the job took its workers down with it.
+      failure.error = "not run again: " + std::to_string(attempt - 1) + " earlier attempt(s) ended without a result";
     } else {
       const std::map<std::string, std::string> environment = {
           {"BOARDHOOK_EVENT_TYPE", type},

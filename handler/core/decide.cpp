@@ -117,7 +117,7 @@ Decision decide_verification(const Request& request, const Config& config) {
 }
 
 Decision decide_notification(const Request& request, const Config& config) {
-  if (request.body_bytes > config.max_body_bytes) {
+  if (std::max(request.body_bytes, request.body.size()) > config.max_body_bytes) {
     return refuse_post(request, config, 413,
                        {"body_too_large", "the body is larger than " + std::to_string(config.max_body_bytes) + " bytes"});
   }

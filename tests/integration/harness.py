@@ -3,7 +3,8 @@
 In the manner of nginx-tests: each test module gets a temporary folder (kept when KEEP=1), its own
 processes started from the repository's own config files, real HTTPS that verifies the server
 certificate against a test CA, and a stop by PID at the end, also when the test fails.
-Standard library only; run with /usr/bin/python3 FILE.py --handler PATH (or BOARDHOOK_HANDLER).
+Standard library only; run with /usr/bin/python3 FILE.py --handler PATH (or BOARDHOOK_HANDLER),
+and --worker PATH / --queues PATH (or BOARDHOOK_WORKER / BOARDHOOK_QUEUES) for the tests of those.
 """
 import argparse
 import atexit
@@ -30,6 +31,8 @@ FIXTURES = Path(os.environ.get("BOARDHOOK_FIXTURES")
                 or REPO.parent / "shared" / "socialboards" / "fixtures")
 KEEP = os.environ.get("KEEP") == "1"
 HANDLER = os.environ.get("BOARDHOOK_HANDLER")   # set by main() from --handler
+WORKER = os.environ.get("BOARDHOOK_WORKER")     # set by main() from --worker
+QUEUES = os.environ.get("BOARDHOOK_QUEUES")     # set by main() from --queues
 
 _running = []   # every Process not yet stopped; atexit stops what a crash left behind
 
@@ -119,7 +122,7 @@ def wait_for(ready, what, process, timeout=15):
         try:
             if ready():
                 return
-        except OSError:
+        except (OSError, RedisError):   # not listening yet, or Redis still LOADING its AOF
             pass
         time.sleep(0.05)
     raise StartError(f"{what}: not ready after {timeout} s:\n{tail(process.log)}")
@@ -197,7 +200,7 @@ class Stack:
     """redis-server + boardhook-handler + nginx in one temporary folder."""
 
     def __init__(self, name, max_body_bytes=4194304, nginx_max_body_bytes=None, prefix="boardhook",
-                 handler_env=None, worker_processes=2, spool=False, redis_args=()):
+                 handler_env=None, worker_processes=2, spool=False, redis_args=(), handler_args=()):
         self.name = name
         self.max_body_bytes = max_body_bytes
         self.nginx_max_body_bytes = nginx_max_body_bytes or max_body_bytes
@@ -206,6 +209,7 @@ class Stack:
         self.worker_processes = worker_processes
         self.spool = spool   # give the handler BOARDHOOK_SPOOL_DIR=<folder>/spool
         self.redis_args = list(redis_args)   # extra redis-server arguments (override the config file)
+        self.handler_args = list(handler_args)   # e.g. ["--processes", "2"]
         self.token = fixture_verify_token()
         self.redis = self.handler = self.nginx = None
         self.dir = None
@@ -260,7 +264,8 @@ class Stack:
         return env
 
     def start_handler(self):
-        self.handler = Process("boardhook-handler", [HANDLER], self.dir / "handler.log", self.handler_environment())
+        self.handler = Process("boardhook-handler", [HANDLER, *self.handler_args], self.dir / "handler.log",
+                               self.handler_environment())
 
         def listening():
             socket.create_connection(("127.0.0.1", self.handler_port), timeout=1).close()
@@ -514,12 +519,16 @@ def decode_record_body(record):
 
 
 def main():
-    """Take --handler, then run the calling module's unittest tests."""
-    global HANDLER
+    """Take --handler, --worker and --queues, then run the calling module's unittest tests."""
+    global HANDLER, WORKER, QUEUES
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--handler", default=HANDLER)
+    parser.add_argument("--worker", default=WORKER)
+    parser.add_argument("--queues", default=QUEUES)
     args, rest = parser.parse_known_args()
     HANDLER = args.handler and os.path.abspath(args.handler)
+    WORKER = args.worker and os.path.abspath(args.worker)
+    QUEUES = args.queues and os.path.abspath(args.queues)
     # SIGTERM (ctest's timeout, Ctrl-C in another form) unwinds normally, so cleanups run.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     unittest.main(module="__main__", argv=[sys.argv[0]] + rest, verbosity=2)

@@ -1,0 +1,432 @@
+// config_test.cpp -- load_config from a map: defaults, every setting, token files, Redis URLs, refusals.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.hpp"
+
+using namespace boardhook::core;
+
+namespace {
+
+using Env = std::map<std::string, std::string, std::less<>>;
+using Files = std::map<std::string, std::string, std::less<>>;
+
+EnvLookup lookup_in(const Env& env) {
+  return [&env](std::string_view name) -> std::optional<std::string> {
+    const auto found = env.find(name);
+    if (found == env.end()) return std::nullopt;
+    return found->second;
+  };
+}
+
+// A FileReader over an in-memory map that records which paths were read.
+struct FakeFiles {
+  Files files;
+  std::vector<std::string> reads;
+
+  FileReader reader() {
+    return [this](const std::string& path, std::string& error) -> std::optional<std::string> {
+      reads.push_back(path);
+      const auto found = files.find(path);
+      if (found == files.end()) {
+        error = "No such file or directory";
+        return std::nullopt;
+      }
+      return found->second;
+    };
+  }
+};
+
+Config load(const Env& env) {
+  FakeFiles files;
+  return load_config(lookup_in(env), files.reader());
+}
+
+// The message of the ConfigError that loading `env` throws.
+std::string error_of(const Env& env, FakeFiles files = {}) {
+  try {
+    load_config(lookup_in(env), files.reader());
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  FAIL("no ConfigError was thrown");
+  return {};
+}
+
+const Env token = {{"BOARDHOOK_VERIFY_TOKEN", "fjord-lantern-7731"}};
+
+Env with_token(Env env) {
+  env.insert(token.begin(), token.end());
+  return env;
+}
+
+RedisEndpoint redis_url(std::string_view url) {
+  std::string error;
+  const auto endpoint = parse_redis_url(url, error);
+  INFO("url: " << url << " error: " << error);
+  REQUIRE(endpoint);
+  return *endpoint;
+}
+
+std::string redis_url_error(std::string_view url) {
+  std::string error;
+  const auto endpoint = parse_redis_url(url, error);
+  INFO("url: " << url);
+  CHECK_FALSE(endpoint);
+  CHECK_FALSE(error.empty());
+  return error;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- defaults and good values
+
+TEST_CASE("with only a token every setting has its documented default") {
+  const Config config = load(token);
+  CHECK(config.verify_tokens == std::vector<std::string>{"fjord-lantern-7731"});
+  CHECK(config.redis_url == "redis://127.0.0.1:6379/0");
+  CHECK(config.redis.host == "127.0.0.1");
+  CHECK(config.redis.port == 6379);
+  CHECK(config.redis.database == 0);
+  CHECK_FALSE(config.redis.is_unix_socket());
+  CHECK(config.redis.password.empty());
+  CHECK(config.queue_prefix == "boardhook");
+  CHECK(config.max_body_bytes == 4u * 1024 * 1024);
+  CHECK(config.redis_timeout_ms == 2000);
+  CHECK(config.rejected_keep == 1000);
+  CHECK(config.listen.empty());
+  CHECK(config.threads == 32);
+  CHECK(config.spool_dir.empty());
+  CHECK(config.spool_max_bytes == 1024ull * 1024 * 1024);
+  CHECK(config.log_level == "info");
+}
+
+TEST_CASE("every BOARDHOOK variable is parsed into its field") {
+  const Config config = load({{"BOARDHOOK_VERIFY_TOKEN", "tok-1"},
+                              {"BOARDHOOK_REDIS_URL", "redis://redis.internal:6380/3"},
+                              {"BOARDHOOK_QUEUE_PREFIX", "sb.prod:v1"},
+                              {"BOARDHOOK_MAX_BODY_BYTES", "8388608"},
+                              {"BOARDHOOK_REDIS_TIMEOUT_MS", "750"},
+                              {"BOARDHOOK_REJECTED_KEEP", "25"},
+                              {"BOARDHOOK_LISTEN", "127.0.0.1:9000"},
+                              {"BOARDHOOK_THREADS", "8"},
+                              {"BOARDHOOK_SPOOL_DIR", "/var/spool/boardhook"},
+                              {"BOARDHOOK_SPOOL_MAX_BYTES", "2G"},
+                              {"BOARDHOOK_LOG_LEVEL", "debug"}});
+  CHECK(config.verify_tokens == std::vector<std::string>{"tok-1"});
+  CHECK(config.redis_url == "redis://redis.internal:6380/3");
+  CHECK(config.redis.host == "redis.internal");
+  CHECK(config.redis.port == 6380);
+  CHECK(config.redis.database == 3);
+  CHECK(config.queue_prefix == "sb.prod:v1");
+  CHECK(config.max_body_bytes == 8388608);
+  CHECK(config.redis_timeout_ms == 750);
+  CHECK(config.rejected_keep == 25);
+  CHECK(config.listen == "127.0.0.1:9000");
+  CHECK(config.threads == 8);
+  CHECK(config.spool_dir == "/var/spool/boardhook");
+  CHECK(config.spool_max_bytes == 2ull * 1024 * 1024 * 1024);
+  CHECK(config.log_level == "debug");
+}
+
+TEST_CASE("every setting name is one this test file exercises") {
+  // A new row in the settings table must get a test here (and a README line).
+  const std::vector<std::string_view> tested = {
+      "BOARDHOOK_VERIFY_TOKEN",    "BOARDHOOK_REDIS_URL",     "BOARDHOOK_QUEUE_PREFIX",
+      "BOARDHOOK_MAX_BODY_BYTES",  "BOARDHOOK_REDIS_TIMEOUT_MS", "BOARDHOOK_REJECTED_KEEP",
+      "BOARDHOOK_LISTEN",          "BOARDHOOK_THREADS",       "BOARDHOOK_SPOOL_DIR",
+      "BOARDHOOK_SPOOL_MAX_BYTES", "BOARDHOOK_LOG_LEVEL",     "BOARDHOOK_VERIFY_TOKEN_FILE"};
+  const std::vector<std::string_view> names = setting_names();
+  CHECK(names.size() == tested.size());
+  for (const auto name : names) {
+    INFO("setting " << name);
+    CHECK(std::find(tested.begin(), tested.end(), name) != tested.end());
+  }
+}
+
+TEST_CASE("sizes accept bytes and k M and G suffixes in either case") {
+  CHECK(load(with_token({{"BOARDHOOK_MAX_BODY_BYTES", "1024"}})).max_body_bytes == 1024);
+  CHECK(load(with_token({{"BOARDHOOK_MAX_BODY_BYTES", "512k"}})).max_body_bytes == 512u * 1024);
+  CHECK(load(with_token({{"BOARDHOOK_MAX_BODY_BYTES", "512K"}})).max_body_bytes == 512u * 1024);
+  CHECK(load(with_token({{"BOARDHOOK_MAX_BODY_BYTES", "4M"}})).max_body_bytes == 4u * 1024 * 1024);
+  CHECK(load(with_token({{"BOARDHOOK_MAX_BODY_BYTES", "16m"}})).max_body_bytes == 16u * 1024 * 1024);
+  CHECK(load(with_token({{"BOARDHOOK_MAX_BODY_BYTES", "1k"}})).max_body_bytes == 1024);
+  CHECK(load(with_token({{"BOARDHOOK_MAX_BODY_BYTES", "256M"}})).max_body_bytes == 256u * 1024 * 1024);
+  CHECK(load(with_token({{"BOARDHOOK_SPOOL_MAX_BYTES", "1M"}})).spool_max_bytes == 1024u * 1024);
+  CHECK(load(with_token({{"BOARDHOOK_SPOOL_MAX_BYTES", "1048576"}})).spool_max_bytes == 1024u * 1024);
+  CHECK(load(with_token({{"BOARDHOOK_SPOOL_MAX_BYTES", "3g"}})).spool_max_bytes == 3ull * 1024 * 1024 * 1024);
+  CHECK(load(with_token({{"BOARDHOOK_SPOOL_MAX_BYTES", "4096k"}})).spool_max_bytes == 4096u * 1024);
+}
+
+TEST_CASE("numeric settings accept the ends of their ranges") {
+  CHECK(load(with_token({{"BOARDHOOK_REDIS_TIMEOUT_MS", "10"}})).redis_timeout_ms == 10);
+  CHECK(load(with_token({{"BOARDHOOK_REDIS_TIMEOUT_MS", "8000"}})).redis_timeout_ms == 8000);
+  CHECK(load(with_token({{"BOARDHOOK_REJECTED_KEEP", "0"}})).rejected_keep == 0);
+  CHECK(load(with_token({{"BOARDHOOK_REJECTED_KEEP", "1000000"}})).rejected_keep == 1'000'000);
+  CHECK(load(with_token({{"BOARDHOOK_THREADS", "1"}})).threads == 1);
+  CHECK(load(with_token({{"BOARDHOOK_THREADS", "1024"}})).threads == 1024);
+}
+
+TEST_CASE("listen accepts a unix socket path or host and port") {
+  CHECK(load(with_token({{"BOARDHOOK_LISTEN", "unix:/run/boardhook/fcgi.sock"}})).listen == "unix:/run/boardhook/fcgi.sock");
+  CHECK(load(with_token({{"BOARDHOOK_LISTEN", "localhost:9000"}})).listen == "localhost:9000");
+  CHECK(load(with_token({{"BOARDHOOK_LISTEN", "[::1]:9000"}})).listen == "[::1]:9000");
+  CHECK(load(with_token({{"BOARDHOOK_LISTEN", "127.0.0.1:65535"}})).listen == "127.0.0.1:65535");
+}
+
+TEST_CASE("every log level is accepted") {
+  for (const char* level : {"debug", "info", "warn", "error"}) {
+    CHECK(load(with_token({{"BOARDHOOK_LOG_LEVEL", level}})).log_level == level);
+  }
+}
+
+// ---------------------------------------------------------------- verify tokens
+
+TEST_CASE("comma-separated tokens are all accepted for rotation and trimmed") {
+  const Config config = load({{"BOARDHOOK_VERIFY_TOKEN", " old-token , new-token,,third "}});
+  CHECK(config.verify_tokens == std::vector<std::string>{"old-token", "new-token", "third"});
+}
+
+TEST_CASE("the token is read from BOARDHOOK_VERIFY_TOKEN_FILE through the file reader") {
+  FakeFiles files;
+  files.files["/run/secrets/verify-token"] = "fjord-lantern-7731\n";
+  const Config config =
+      load_config(lookup_in({{"BOARDHOOK_VERIFY_TOKEN_FILE", "/run/secrets/verify-token"}}), files.reader());
+  CHECK(files.reads == std::vector<std::string>{"/run/secrets/verify-token"});
+  CHECK(config.verify_tokens == std::vector<std::string>{"fjord-lantern-7731"});
+}
+
+TEST_CASE("a token file may hold comma-separated tokens and CRLF line ends") {
+  FakeFiles files;
+  files.files["/t"] = "old-token,new-token\r\n";
+  const Config config = load_config(lookup_in({{"BOARDHOOK_VERIFY_TOKEN_FILE", "/t"}}), files.reader());
+  CHECK(config.verify_tokens == std::vector<std::string>{"old-token", "new-token"});
+}
+
+TEST_CASE("no file is read when BOARDHOOK_VERIFY_TOKEN_FILE is unset") {
+  FakeFiles files;
+  load_config(lookup_in(token), files.reader());
+  CHECK(files.reads.empty());
+}
+
+TEST_CASE("a missing token is refused") {
+  CHECK_THAT(error_of({}), Catch::StartsWith("BOARDHOOK_VERIFY_TOKEN"));
+  CHECK_THAT(error_of({{"BOARDHOOK_REDIS_URL", "redis://h:1/0"}}), Catch::Contains("required"));
+}
+
+TEST_CASE("a program that needs no token loads without one but still checks every value") {
+  FakeFiles files;
+  const Config config = load_config(lookup_in({{"BOARDHOOK_QUEUE_PREFIX", "w"}}), files.reader(), false);
+  CHECK(config.verify_tokens.empty());
+  CHECK(config.queue_prefix == "w");
+  try {
+    load_config(lookup_in({{"BOARDHOOK_THREADS", "0"}}), files.reader(), false);
+    FAIL("no ConfigError was thrown");
+  } catch (const ConfigError& error) {
+    CHECK_THAT(error.what(), Catch::StartsWith("BOARDHOOK_THREADS=\"0\": "));
+  }
+  const Config with_tokens = load_config(lookup_in({{"BOARDHOOK_VERIFY_TOKEN", "a,b"}}), files.reader(), false);
+  CHECK(with_tokens.verify_tokens == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("a token variable holding no token is refused") {
+  for (const char* value : {"", " ", ",", " , ,\n"}) {
+    INFO("value: [" << value << "]");
+    CHECK_THAT(error_of({{"BOARDHOOK_VERIFY_TOKEN", value}}), Catch::StartsWith("BOARDHOOK_VERIFY_TOKEN=\""));
+  }
+}
+
+TEST_CASE("setting both token variables is refused") {
+  FakeFiles files;
+  files.files["/t"] = "file-token-9999";
+  const std::string message =
+      error_of({{"BOARDHOOK_VERIFY_TOKEN", "env-token-8888"}, {"BOARDHOOK_VERIFY_TOKEN_FILE", "/t"}}, files);
+  CHECK_THAT(message, Catch::Contains("BOARDHOOK_VERIFY_TOKEN_FILE"));
+  CHECK_THAT(message, !Catch::Contains("env-token-8888"));
+  CHECK_THAT(message, !Catch::Contains("file-token-9999"));
+}
+
+TEST_CASE("an unreadable token file is refused naming the file and the reason") {
+  CHECK(error_of({{"BOARDHOOK_VERIFY_TOKEN_FILE", "/nowhere/token"}}) ==
+        "BOARDHOOK_VERIFY_TOKEN_FILE=\"/nowhere/token\": No such file or directory");
+}
+
+TEST_CASE("an empty token file is refused without quoting its contents") {
+  FakeFiles files;
+  files.files["/t"] = " ,\n";
+  const std::string message = error_of({{"BOARDHOOK_VERIFY_TOKEN_FILE", "/t"}}, files);
+  CHECK_THAT(message, Catch::StartsWith("BOARDHOOK_VERIFY_TOKEN_FILE=\"/t\": "));
+}
+
+// ---------------------------------------------------------------- bad values
+
+TEST_CASE("a bad value is refused with the variable name and the quoted value") {
+  const std::pair<std::string, std::string> bad[] = {
+      {"BOARDHOOK_QUEUE_PREFIX", ""},
+      {"BOARDHOOK_QUEUE_PREFIX", "has space"},
+      {"BOARDHOOK_QUEUE_PREFIX", "a*b"},
+      {"BOARDHOOK_QUEUE_PREFIX", "x{y}"},
+      {"BOARDHOOK_QUEUE_PREFIX", std::string(65, 'p')},
+      {"BOARDHOOK_MAX_BODY_BYTES", ""},
+      {"BOARDHOOK_MAX_BODY_BYTES", "abc"},
+      {"BOARDHOOK_MAX_BODY_BYTES", "-1"},
+      {"BOARDHOOK_MAX_BODY_BYTES", "4MB"},
+      {"BOARDHOOK_MAX_BODY_BYTES", "4G"},
+      {"BOARDHOOK_MAX_BODY_BYTES", " 4M"},
+      {"BOARDHOOK_MAX_BODY_BYTES", "1023"},
+      {"BOARDHOOK_MAX_BODY_BYTES", "257M"},
+      {"BOARDHOOK_MAX_BODY_BYTES", "k"},
+      {"BOARDHOOK_MAX_BODY_BYTES", "99999999999999999999999M"},
+      {"BOARDHOOK_MAX_BODY_BYTES", "18014398509481984M"},
+      {"BOARDHOOK_REDIS_TIMEOUT_MS", "9"},
+      {"BOARDHOOK_REDIS_TIMEOUT_MS", "8001"},
+      {"BOARDHOOK_REDIS_TIMEOUT_MS", "2s"},
+      {"BOARDHOOK_REDIS_TIMEOUT_MS", "1.5"},
+      {"BOARDHOOK_REDIS_TIMEOUT_MS", ""},
+      {"BOARDHOOK_REJECTED_KEEP", "-1"},
+      {"BOARDHOOK_REJECTED_KEEP", "1000001"},
+      {"BOARDHOOK_REJECTED_KEEP", "many"},
+      {"BOARDHOOK_LISTEN", ""},
+      {"BOARDHOOK_LISTEN", "unix:"},
+      {"BOARDHOOK_LISTEN", "localhost"},
+      {"BOARDHOOK_LISTEN", "localhost:0"},
+      {"BOARDHOOK_LISTEN", "localhost:65536"},
+      {"BOARDHOOK_LISTEN", "localhost:http"},
+      {"BOARDHOOK_THREADS", "0"},
+      {"BOARDHOOK_THREADS", "1025"},
+      {"BOARDHOOK_THREADS", "-4"},
+      {"BOARDHOOK_THREADS", "four"},
+      {"BOARDHOOK_SPOOL_DIR", ""},
+      {"BOARDHOOK_SPOOL_DIR", "var/spool/boardhook"},
+      {"BOARDHOOK_SPOOL_DIR", "./spool"},
+      {"BOARDHOOK_SPOOL_MAX_BYTES", "1023k"},
+      {"BOARDHOOK_SPOOL_MAX_BYTES", "0"},
+      {"BOARDHOOK_SPOOL_MAX_BYTES", "1T"},
+      {"BOARDHOOK_SPOOL_MAX_BYTES", "lots"},
+      {"BOARDHOOK_LOG_LEVEL", "verbose"},
+      {"BOARDHOOK_LOG_LEVEL", "INFO"},
+      {"BOARDHOOK_LOG_LEVEL", ""},
+  };
+  for (const auto& [name, value] : bad) {
+    INFO(name << "=\"" << value << "\"");
+    const std::string message = error_of(with_token({{name, value}}));
+    CHECK_THAT(message, Catch::StartsWith(name + "=\"" + value + "\": "));
+    CHECK(message.size() > name.size() + value.size() + 5);  // says what is wrong
+    CHECK_THAT(message, !Catch::Contains("fjord-lantern-7731"));
+  }
+}
+
+TEST_CASE("a bad Redis URL is refused without quoting the URL") {
+  for (const char* url : {"redis//hunter2-secret@x", "http://hunter2-secret@x", "redis://:hunter2-secret@host:0/0",
+                          "redis://:hunter2-secret@/0", "unix://hunter2-secret"}) {
+    INFO("url: " << url);
+    const std::string message = error_of(with_token({{"BOARDHOOK_REDIS_URL", url}}));
+    CHECK_THAT(message, Catch::StartsWith("BOARDHOOK_REDIS_URL=\""));
+    CHECK_THAT(message, !Catch::Contains("hunter2"));
+  }
+  CHECK_THAT(error_of(with_token({{"BOARDHOOK_REDIS_URL", "redis//x"}})), Catch::EndsWith("missing \"://\""));
+}
+
+TEST_CASE("the configuration summary holds no token and no Redis password") {
+  const Config config = load({{"BOARDHOOK_VERIFY_TOKEN", "fjord-lantern-7731,second-token-42"},
+                              {"BOARDHOOK_REDIS_URL", "redis://admin:hunter2-secret@redis.internal:6380/2"}});
+  const std::string summary = describe(config);
+  CHECK_THAT(summary, !Catch::Contains("fjord-lantern"));
+  CHECK_THAT(summary, !Catch::Contains("second-token"));
+  CHECK_THAT(summary, !Catch::Contains("hunter2"));
+  CHECK_THAT(summary, Catch::Contains("redis.internal:6380/2"));
+  CHECK_THAT(summary, Catch::Contains("verify_tokens=2"));
+}
+
+// ---------------------------------------------------------------- Redis URLs
+
+TEST_CASE("a redis URL gives host port and database") {
+  const RedisEndpoint endpoint = redis_url("redis://redis.example:6390/5");
+  CHECK(endpoint.host == "redis.example");
+  CHECK(endpoint.port == 6390);
+  CHECK(endpoint.database == 5);
+  CHECK(endpoint.password.empty());
+  CHECK(endpoint.username.empty());
+  CHECK_FALSE(endpoint.is_unix_socket());
+}
+
+TEST_CASE("a redis URL without port or database uses 6379 and 0") {
+  for (const char* url : {"redis://h", "redis://h/", "redis://h:6379", "redis://h:6379/"}) {
+    const RedisEndpoint endpoint = redis_url(url);
+    CHECK(endpoint.host == "h");
+    CHECK(endpoint.port == 6379);
+    CHECK(endpoint.database == 0);
+  }
+}
+
+TEST_CASE("a redis URL may carry a password or a user and password") {
+  const RedisEndpoint password_only = redis_url("redis://:s3cret@h:1/2");
+  CHECK(password_only.username.empty());
+  CHECK(password_only.password == "s3cret");
+  CHECK(password_only.host == "h");
+  CHECK(password_only.port == 1);
+  CHECK(password_only.database == 2);
+
+  const RedisEndpoint user = redis_url("redis://worker:pa:ss@h");
+  CHECK(user.username == "worker");
+  CHECK(user.password == "pa:ss");
+  CHECK(user.host == "h");
+
+  // As redis-cli reads it: user info without a colon is the password.
+  const RedisEndpoint no_colon = redis_url("redis://s3cret@h");
+  CHECK(no_colon.username.empty());
+  CHECK(no_colon.password == "s3cret");
+  CHECK(no_colon.host == "h");
+
+  const RedisEndpoint at_in_password = redis_url("redis://:p@ss@h:7");
+  CHECK(at_in_password.password == "p@ss");
+  CHECK(at_in_password.host == "h");
+  CHECK(at_in_password.port == 7);
+}
+
+TEST_CASE("a redis URL may name an IPv6 host in brackets") {
+  const RedisEndpoint with_port = redis_url("redis://[::1]:6380/1");
+  CHECK(with_port.host == "::1");
+  CHECK(with_port.port == 6380);
+  CHECK(with_port.database == 1);
+  const RedisEndpoint without_port = redis_url("redis://[fe80::1]");
+  CHECK(without_port.host == "fe80::1");
+  CHECK(without_port.port == 6379);
+}
+
+TEST_CASE("a unix URL gives the socket path and an optional database") {
+  const RedisEndpoint plain = redis_url("unix:///var/run/redis/redis.sock");
+  CHECK(plain.is_unix_socket());
+  CHECK(plain.unix_path == "/var/run/redis/redis.sock");
+  CHECK(plain.host.empty());
+  CHECK(plain.database == 0);
+  const RedisEndpoint with_db = redis_url("unix:///tmp/r.sock?db=2");
+  CHECK(with_db.unix_path == "/tmp/r.sock");
+  CHECK(with_db.database == 2);
+}
+
+TEST_CASE("a unix Redis URL from the environment is stored parsed") {
+  const Config config = load(with_token({{"BOARDHOOK_REDIS_URL", "unix:///run/redis.sock?db=4"}}));
+  CHECK(config.redis_url == "unix:///run/redis.sock?db=4");
+  CHECK(config.redis.is_unix_socket());
+  CHECK(config.redis.unix_path == "/run/redis.sock");
+  CHECK(config.redis.database == 4);
+}
+
+TEST_CASE("malformed Redis URLs are refused with a reason") {
+  CHECK(redis_url_error("redis//x") == "missing \"://\"");
+  CHECK(redis_url_error("") == "missing \"://\"");
+  for (const char* url : {"http://h:6379", "rediss://h", "redis://", "redis://:6379", "redis://h:0", "redis://h:65536",
+                          "redis://h:port", "redis://h:-1", "redis://h/x", "redis://h/-1", "redis://h/0/1",
+                          "redis://[::1", "redis://[::1]x", "redis://[]:6379", "redis://user:pw@", "unix://relative.sock",
+                          "unix://", "unix:///p?db=x", "unix:///p?db=", "unix:///p?db=-1", "unix:///p?timeout=1",
+                          "unix:///p?xx=1"}) {
+    redis_url_error(url);
+  }
+}

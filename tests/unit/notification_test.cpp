@@ -1,0 +1,261 @@
+// notification_test.cpp -- parsing and validating a POST body against the envelope rules of SPEC.md 3.1.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "core/notification.hpp"
+
+using namespace boardhook::core;
+using namespace std::string_literals;
+
+namespace {
+
+// Parses `body`, requiring success.
+Notification parsed(std::string_view body) {
+  const ParsedNotification result = parse_notification(body);
+  INFO("problem: " << result.problem.code << ": " << result.problem.detail);
+  REQUIRE(result.notification);
+  return *result.notification;
+}
+
+// Parses `body`, requiring failure with `code`; returns the detail.
+std::string refused(std::string_view body, const std::string& code) {
+  const ParsedNotification result = parse_notification(body);
+  INFO("body: " << body);
+  REQUIRE_FALSE(result.notification);
+  CHECK(result.problem.code == code);
+  CHECK_FALSE(result.problem.detail.empty());
+  return result.problem.detail;
+}
+
+bool points_into(std::string_view part, std::string_view whole) {
+  return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
+}
+
+}  // namespace
+
+TEST_CASE("a minimal envelope parses into community type and items") {
+  const std::string body = R"({"CommunityName":"c","EventType":"note_deletion","TicketId":5,"Events":[{"NoteId":1},{"NoteId":2}]})";
+  const Notification n = parsed(body);
+  CHECK(n.community == "c");
+  CHECK(n.event_type == "note_deletion");
+  REQUIRE(n.events.size() == 2);
+  CHECK(n.events[0].raw == R"({"NoteId":1})");
+  CHECK(n.events[1].raw == R"({"NoteId":2})");
+  CHECK(n.events[0].ticket_id == "5");
+  CHECK(n.events[1].ticket_id == "5");
+}
+
+TEST_CASE("item views point into the body and keep its exact bytes") {
+  const std::string body = "{\"CommunityName\":\"c\",\"EventType\":\"t\",\"Events\":[ {\"a\" : \"\\u00e6\\n\" ,\n \"b\":[ ]} ,{}]}";
+  const Notification n = parsed(body);
+  REQUIRE(n.events.size() == 2);
+  CHECK(n.events[0].raw == "{\"a\" : \"\\u00e6\\n\" ,\n \"b\":[ ]}");
+  CHECK(n.events[1].raw == "{}");
+  CHECK(points_into(n.events[0].raw, body));
+  CHECK(points_into(n.events[1].raw, body));
+}
+
+TEST_CASE("items whose strings look like separators are split correctly") {
+  const std::string body = R"({"CommunityName":"c","EventType":"t","Events":[{"m":"},{"},{"n":"]}\"]"}]})";
+  const Notification n = parsed(body);
+  REQUIRE(n.events.size() == 2);
+  CHECK(n.events[0].raw == R"({"m":"},{"})");
+  CHECK(n.events[1].raw == R"({"n":"]}\"]"})");
+}
+
+TEST_CASE("the community name is decoded from its JSON escapes") {
+  const Notification n = parsed(R"({"CommunityName":"bl\u00e5b\u00e6r \"x\"","EventType":"t","Events":[]})");
+  CHECK(n.community == "bl\xc3\xa5" "b\xc3\xa6r \"x\"");
+}
+
+TEST_CASE("keys may come in any order") {
+  const Notification n = parsed(R"({"Events":[{"x":1}],"TicketId":7,"EventType":"t","CommunityName":"c"})");
+  CHECK(n.event_type == "t");
+  REQUIRE(n.events.size() == 1);
+  CHECK(n.events[0].ticket_id == "7");
+}
+
+TEST_CASE("an empty Events array is a valid notification with no items") {
+  const Notification n = parsed(R"({"CommunityName":"c","EventType":"t","TicketId":1,"Events":[]})");
+  CHECK(n.events.empty());
+}
+
+TEST_CASE("unknown extra top-level keys are allowed") {
+  const Notification n = parsed(R"({"CommunityName":"c","EventType":"t","Events":[{}],"Future":{"x":[1]}})");
+  CHECK(n.events.size() == 1);
+}
+
+// ---------------------------------------------------------------- ticket ids
+
+TEST_CASE("the ticket id comes from TicketId even when an item has its own Ticket.Id") {
+  const Notification n = parsed(R"({"CommunityName":"c","EventType":"t","TicketId":100,"Events":[{"Ticket":{"Id":200}}]})");
+  CHECK(n.events[0].ticket_id == "100");
+}
+
+TEST_CASE("without TicketId each item's Ticket.Id is used") {
+  const Notification n =
+      parsed(R"({"CommunityName":"c","EventType":"t","Events":[{"Ticket":{"Id":200}},{"Ticket":{"Id":300}},{"NoteId":1}]})");
+  REQUIRE(n.events.size() == 3);
+  CHECK(n.events[0].ticket_id == "200");
+  CHECK(n.events[1].ticket_id == "300");
+  CHECK_FALSE(n.events[2].ticket_id);
+}
+
+TEST_CASE("a Ticket.Id that is not an integer gives no ticket id") {
+  for (const char* id : {R"("200")", "2.5", "null", "true", "{}", "[1]"}) {
+    INFO("Ticket.Id = " << id);
+    const std::string body = std::string(R"({"CommunityName":"c","EventType":"t","Events":[{"Ticket":{"Id":)") + id + "}}]}";
+    CHECK_FALSE(parsed(body).events[0].ticket_id);
+  }
+  CHECK_FALSE(parsed(R"({"CommunityName":"c","EventType":"t","Events":[{"Ticket":7}]})").events[0].ticket_id);
+  CHECK_FALSE(parsed(R"({"CommunityName":"c","EventType":"t","Events":[{"Ticket":{"id":7}}]})").events[0].ticket_id);
+}
+
+TEST_CASE("integer ticket ids keep their full range") {
+  CHECK(parsed(R"({"CommunityName":"c","EventType":"t","TicketId":0,"Events":[{}]})").events[0].ticket_id == "0");
+  CHECK(parsed(R"({"CommunityName":"c","EventType":"t","TicketId":-3,"Events":[{}]})").events[0].ticket_id == "-3");
+  CHECK(parsed(R"({"CommunityName":"c","EventType":"t","TicketId":9223372036854775807,"Events":[{}]})").events[0].ticket_id ==
+        "9223372036854775807");
+  CHECK(parsed(R"({"CommunityName":"c","EventType":"t","TicketId":18446744073709551615,"Events":[{}]})").events[0].ticket_id ==
+        "18446744073709551615");
+}
+
+// ---------------------------------------------------------------- refusals
+
+TEST_CASE("an empty body is refused as empty_body") {
+  refused("", "empty_body");
+}
+
+TEST_CASE("a body that is not UTF-8 is refused as invalid_encoding before JSON parsing") {
+  refused("{\"CommunityName\":\"caf\xe9\",\"EventType\":\"t\",\"Events\":[]}", "invalid_encoding");
+  refused("\xff\xfe{}", "invalid_encoding");
+  refused("{\"CommunityName\":\"\xed\xa0\x80\",\"EventType\":\"t\",\"Events\":[]}", "invalid_encoding");
+}
+
+TEST_CASE("text that is not one JSON document is refused as invalid_json") {
+  for (const char* body : {"not json", "{", "{\"CommunityName\":\"c\",", "{}{}", "{} x", "{\"a\":1,}", "[1,]", "{'a':1}",
+                           "{\"a\":01}", "{\"a\":NaN}", "// c\n{}", "\xef\xbb\xbf{}", " ", "\n"}) {
+    refused(body, "invalid_json");
+  }
+}
+
+TEST_CASE("a JSON top level that is not an object is refused as invalid_envelope") {
+  for (const char* body : {"[]", "[{\"CommunityName\":\"c\"}]", "\"text\"", "42", "null", "true"}) {
+    refused(body, "invalid_envelope");
+  }
+}
+
+TEST_CASE("a missing or empty CommunityName is refused naming CommunityName") {
+  for (const char* body : {R"({"EventType":"t","Events":[]})", R"({"CommunityName":"","EventType":"t","Events":[]})",
+                           R"({"CommunityName":7,"EventType":"t","Events":[]})",
+                           R"({"CommunityName":null,"EventType":"t","Events":[]})",
+                           R"({"CommunityName":["c"],"EventType":"t","Events":[]})",
+                           R"({"communityName":"c","EventType":"t","Events":[]})"}) {
+    CHECK_THAT(refused(body, "invalid_envelope"), Catch::Contains("CommunityName"));
+  }
+}
+
+TEST_CASE("a missing or empty EventType is refused naming EventType") {
+  for (const char* body : {R"({"CommunityName":"c","Events":[]})", R"({"CommunityName":"c","EventType":"","Events":[]})",
+                           R"({"CommunityName":"c","EventType":1,"Events":[]})",
+                           R"({"CommunityName":"c","EventType":{},"Events":[]})",
+                           R"({"CommunityName":"c","eventtype":"t","Events":[]})"}) {
+    CHECK_THAT(refused(body, "invalid_envelope"), Catch::Contains("EventType"));
+  }
+}
+
+TEST_CASE("an EventType unsafe for a Redis key name is refused naming EventType") {
+  for (const char* type : {"a b", "a:b", "queue/x", "a*", "\\u00e6", "a\\nb", "t{1}"}) {
+    const std::string body = std::string(R"({"CommunityName":"c","EventType":")") + type + R"(","Events":[]})";
+    CHECK_THAT(refused(body, "invalid_envelope"), Catch::Contains("EventType"));
+  }
+}
+
+TEST_CASE("an EventType of exactly 100 safe characters is accepted and 101 refused") {
+  const std::string type100 = "Aa0_-." + std::string(94, 'x');
+  REQUIRE(type100.size() == max_event_type_length);
+  CHECK(parsed(R"({"CommunityName":"c","EventType":")" + type100 + R"(","Events":[]})").event_type == type100);
+  CHECK_THAT(refused(R"({"CommunityName":"c","EventType":")" + type100 + R"(x","Events":[]})", "invalid_envelope"),
+             Catch::Contains("EventType"));
+}
+
+TEST_CASE("a TicketId that is not an integer is refused naming TicketId") {
+  for (const char* id : {R"("9051377")", "1.5", "1.0", "1e3", "null", "true", "[1]", "{}", "18446744073709551616"}) {
+    INFO("TicketId = " << id);
+    const std::string body = std::string(R"({"CommunityName":"c","EventType":"t","TicketId":)") + id + R"(,"Events":[]})";
+    CHECK_THAT(refused(body, "invalid_envelope"), Catch::Contains("TicketId"));
+  }
+}
+
+TEST_CASE("Events missing or not an array is refused naming Events") {
+  for (const char* body : {R"({"CommunityName":"c","EventType":"t"})", R"({"CommunityName":"c","EventType":"t","Events":{}})",
+                           R"({"CommunityName":"c","EventType":"t","Events":null})",
+                           R"({"CommunityName":"c","EventType":"t","Events":"[]"})"}) {
+    CHECK_THAT(refused(body, "invalid_envelope"), Catch::Contains("Events"));
+  }
+}
+
+TEST_CASE("an Events item that is not an object is refused naming its index") {
+  CHECK_THAT(refused(R"({"CommunityName":"c","EventType":"t","Events":[{},1]})", "invalid_envelope"),
+             Catch::Contains("Events[1]"));
+  CHECK_THAT(refused(R"({"CommunityName":"c","EventType":"t","Events":[[]]})", "invalid_envelope"),
+             Catch::Contains("Events[0]"));
+  CHECK_THAT(refused(R"({"CommunityName":"c","EventType":"t","Events":[null]})", "invalid_envelope"),
+             Catch::Contains("Events[0]"));
+}
+
+TEST_CASE("duplicate top-level keys are refused") {
+  for (const char* body :
+       {R"({"CommunityName":"c","EventType":"t","EventType":"u","Events":[]})",
+        R"({"CommunityName":"c","EventType":"t","Events":[{"a":1}],"Events":[]})",
+        R"({"CommunityName":"c","CommunityName":"c","EventType":"t","Events":[]})",
+        R"({"CommunityName":"c","EventType":"t","TicketId":1,"Events":[],"TicketId":2})",
+        R"({"CommunityName":"c","EventType":"t","Events":[],"\u0045vents":[{}]})",
+        R"({"CommunityName":"c","EventType":"t","Events":[],"x":1,"x":2})"}) {
+    refused(body, "invalid_envelope");
+  }
+}
+
+TEST_CASE("a duplicated envelope key is named in the detail") {
+  CHECK_THAT(refused(R"({"CommunityName":"c","EventType":"t","EventType":"u","Events":[]})", "invalid_envelope"),
+             Catch::Contains("EventType"));
+  CHECK_THAT(refused(R"({"CommunityName":"c","EventType":"t","Events":[],"\u0045vents":[]})", "invalid_envelope"),
+             Catch::Contains("Events"));
+}
+
+TEST_CASE("duplicate keys inside items are not the envelope's business") {
+  const Notification n = parsed(R"({"CommunityName":"c","EventType":"t","Events":[{"a":1,"a":2}]})");
+  CHECK(n.events[0].raw == R"({"a":1,"a":2})");
+}
+
+TEST_CASE("a duplicate key is refused without quoting the key from the body") {
+  // Problem::detail "never quotes the body": it goes to the client, the log and the reject record.
+  const std::string marker = "PERSONAL-DATA-MARKER-51f0";
+  const std::string body = R"({"CommunityName":"c","EventType":"t","Events":[],")" + marker + R"(":1,")" + marker + R"(":2})";
+  const std::string detail = refused(body, "invalid_envelope");
+  CHECK_THAT(detail, !Catch::Contains("MARKER"));
+}
+
+TEST_CASE("nesting deeper than the limit is refused as invalid_json") {
+  const std::size_t depth = max_json_depth + 10;
+  const std::string body = R"({"CommunityName":"c","EventType":"t","Events":[{"x":)" + std::string(depth, '[') +
+                           std::string(depth, ']') + "}]}";
+  refused(body, "invalid_json");
+}
+
+TEST_CASE("nesting well inside the limit is accepted") {
+  const std::size_t depth = max_json_depth / 2;
+  const std::string inner = std::string(depth, '[') + std::string(depth, ']');
+  const std::string body = R"({"CommunityName":"c","EventType":"t","Events":[{"x":)" + inner + "}]}";
+  CHECK(parsed(body).events[0].raw == R"({"x":)" + inner + "}");
+}
+
+TEST_CASE("the two documented event types are known and others are not") {
+  CHECK(is_documented_event_type("ticket_status_change"));
+  CHECK(is_documented_event_type("note_deletion"));
+  CHECK_FALSE(is_documented_event_type("x_unlisted_event_for_testing"));
+  CHECK_FALSE(is_documented_event_type("Ticket_Status_Change"));
+  CHECK_FALSE(is_documented_event_type(""));
+}
