@@ -43,7 +43,7 @@ std::string format_rfc3339_ms(std::int64_t unix_ms) {
   const std::int64_t ms_of_day = unix_ms - days * 86'400'000;
   const CivilDate date = civil_from_days(days);
   const auto seconds_of_day = ms_of_day / 1000;
-  char text[40];
+  char text[96];  // room for any int64 year, so the compiler can prove no truncation
   std::snprintf(text, sizeof text, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(date.year), date.month, date.day,
                 static_cast<long long>(seconds_of_day / 3600), static_cast<long long>(seconds_of_day / 60 % 60),
