@@ -3,6 +3,8 @@
 
 #include <fcgiapp.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -241,7 +243,13 @@ int open_listener(const std::string& listen, int inherited_fd) {
 
 Server::Server(std::shared_ptr<const core::Config> config, int listen_fd, io::EventStore& store,
                io::MetricsRegistry& metrics, spool::Spool* spool)
-    : config_(std::move(config)), listen_fd_(listen_fd), store_(store), metrics_(metrics), spool_(spool) {}
+    : config_(std::move(config)), listen_fd_(listen_fd), store_(store), metrics_(metrics), spool_(spool) {
+  // Threads wait for new connections in poll() rather than in accept(), so that a stop can
+  // wake them without touching the shared socket; accept() then must not block.
+  fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+}
 
 Server::~Server() {
   for (std::thread& thread : threads_) {
@@ -258,10 +266,11 @@ void Server::start() {
 
 void Server::stop_accepting() {
   stopping_ = true;
-  // shutdown() wakes every thread blocked in accept() on this socket. FCGX_ShutdownPending()
-  // is not used: it makes libfcgi's reads return end-of-file, which would cut off the body
-  // of a request that is being served.
-  shutdown(listen_fd_, SHUT_RDWR);
+  // The eventfd stays readable, so every thread in poll() wakes now or at its next poll.
+  // FCGX_ShutdownPending() is not used: it makes libfcgi's reads return end-of-file, which
+  // would cut off the body of a request that is being served.
+  const std::uint64_t one = 1;
+  if (write(wake_fd_, &one, sizeof one) < 0) spdlog::error("waking the FastCGI threads failed: \"{}\"", std::strerror(errno));
   // A thread waiting for the next request on a kept connection is woken by closing that
   // connection; nginx drops a closed idle connection from its pool and opens a new one
   // (to another handler) for its next request.
@@ -289,16 +298,28 @@ void Server::serve(Slot& slot) {
   redis::Connection redis(initial->redis, initial->redis_timeout_ms);
   std::string body;
   while (!stopping_) {
-    if (request.ipcFd >= 0) slot.idle_fd = request.ipcFd;  // between requests on a kept connection
-    const int status = FCGX_Accept_r(&request);
-    const int idle_fd = slot.idle_fd.exchange(-1);
-    if (status < 0) {
+    if (request.ipcFd >= 0) {
+      slot.idle_fd = request.ipcFd;  // between requests on a kept connection: libfcgi reads it
+    } else {
+      // No connection: wait until one can be accepted, or until the stop.
+      pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+        spdlog::error("poll on the FastCGI socket failed: \"{}\"; retrying in 100 ms", std::strerror(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
       if (stopping_) break;
+      if ((fds[0].revents & POLLIN) == 0) continue;
+    }
+    const int status = FCGX_Accept_r(&request);
+    slot.idle_fd.exchange(-1);
+    if (status < 0) {
+      // Another thread (or process) took the connection first: back to waiting.
+      if (status == -EAGAIN || status == -EWOULDBLOCK || status == -EINTR || stopping_) continue;
       spdlog::error("FastCGI accept failed: \"{}\"; retrying in 100 ms", std::strerror(-status));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    (void)idle_fd;
     ++in_flight_;
     const std::shared_ptr<const core::Config> config = config_.load();
     Context context{*config, store_, metrics_, spool_, redis, body};

@@ -30,8 +30,10 @@ class Server {
   void start();
   // New requests see `config` from now on (SIGHUP: a rotated token).
   void replace_config(std::shared_ptr<const core::Config> config) { config_.store(std::move(config)); }
-  // Stops accepting: the listening socket is shut, idle kept connections are closed, and a
-  // connection whose request is being served is closed right after its answer.
+  // Stops accepting: threads waiting for a connection are woken and end, idle kept
+  // connections are closed, and one whose request is being served is closed right after its
+  // answer. The listening socket itself is left alone: other processes (--processes, or the
+  // next start under systemd socket activation) go on accepting on it.
   void stop_accepting();
   // Waits until every thread has ended or `grace` has passed; true when all ended.
   bool wait_until_stopped(std::chrono::milliseconds grace);
@@ -46,6 +48,7 @@ class Server {
 
   std::atomic<std::shared_ptr<const core::Config>> config_;
   int listen_fd_;
+  int wake_fd_ = -1;  // eventfd, readable once stopping
   io::EventStore& store_;
   io::MetricsRegistry& metrics_;
   spool::Spool* spool_;

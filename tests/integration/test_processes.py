@@ -46,6 +46,17 @@ class Processes(harness.StackTest):
             self.assertEqual(r.status, 200, self.why(r))
         self.assertIn("restarting it", self.stack.handler_log())
 
+    def test_one_process_stopping_leaves_the_shared_socket_to_the_others(self):
+        harness.wait_for(lambda: len(self.children()) == 2, "two handler processes", self.stack.handler)
+        first, second = self.children()
+        os.kill(first, signal.SIGTERM)   # as systemd or an operator might stop one instance
+        harness.wait_for(lambda: first not in self.children(), "the process to stop", self.stack.handler)
+        for i in range(20):
+            r = self.stack.post(FIXTURE.read_bytes())
+            self.assertEqual(r.status, 200, self.why(r))
+        self.assertIn(second, self.children())
+        self.assertNotIn("accept failed", self.stack.handler_log())
+
     def test_metrics_count_across_processes_and_move_with_traffic(self):
         def scrape():
             r = self.stack.request("GET", "/metrics")
