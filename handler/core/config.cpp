@@ -49,16 +49,36 @@ bool is_key_safe(std::string_view text) {
   });
 }
 
-// Tokens are comma-separated so that two can be valid while one is rotated out.
-const char* apply_tokens(Config& config, std::string_view value) {
-  config.verify_tokens.clear();
+// Comma-separated, blanks trimmed and empty entries dropped.
+std::vector<std::string> split_list(std::string_view value) {
+  std::vector<std::string> items;
   while (!value.empty()) {
     const std::size_t comma = value.find(',');
-    const std::string_view token = trim(value.substr(0, comma));
+    const std::string_view item = trim(value.substr(0, comma));
     value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
-    if (!token.empty()) config.verify_tokens.emplace_back(token);
+    if (!item.empty()) items.emplace_back(item);
   }
+  return items;
+}
+
+// Tokens are comma-separated so that two can be valid while one is rotated out.
+const char* apply_tokens(Config& config, std::string_view value) {
+  config.verify_tokens = split_list(value);
   if (config.verify_tokens.empty()) return "holds no token";
+  return nullptr;
+}
+
+// Endpoint keys rotate like tokens. A short key is guessable, and then worth nothing.
+const char* apply_endpoint_keys(Config& config, std::string_view value) {
+  config.endpoint_keys = split_list(value);
+  if (config.endpoint_keys.empty()) return "holds no key";
+  for (const std::string& key : config.endpoint_keys) {
+    if (key.size() < 16) return "each key must be at least 16 characters";
+    const bool is_url_safe = std::all_of(key.begin(), key.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+    });
+    if (!is_url_safe) return "keys may hold only A-Z a-z 0-9 - _ . ~ (they travel in the URL)";
+  }
   return nullptr;
 }
 
@@ -127,6 +147,32 @@ constexpr Setting settings[] = {
        const auto threads = parse_integer<int>(v);
        if (!threads || *threads < 1 || *threads > 1024) return "must be an integer from 1 to 1024";
        c.threads = *threads;
+       return nullptr;
+     }},
+    {"BOARDHOOK_ENDPOINT_KEY", apply_endpoint_keys},
+    {"BOARDHOOK_COMMUNITIES",
+     [](Config& c, std::string_view v) -> const char* {
+       c.communities = split_list(v);
+       if (c.communities.empty()) return "holds no community name";
+       return nullptr;
+     }},
+    {"BOARDHOOK_MAX_EVENTS",
+     [](Config& c, std::string_view v) -> const char* {
+       const auto count = parse_integer<std::size_t>(v);
+       if (!count || *count < 1 || *count > 100'000) return "must be an integer from 1 to 100000";
+       c.max_events = *count;
+       return nullptr;
+     }},
+    {"BOARDHOOK_USER",
+     [](Config& c, std::string_view v) -> const char* {
+       if (v.empty()) return "must name a user";
+       c.user = v;
+       return nullptr;
+     }},
+    {"BOARDHOOK_SOCKET_GROUP",
+     [](Config& c, std::string_view v) -> const char* {
+       if (v.empty()) return "must name a group";
+       c.socket_group = v;
        return nullptr;
      }},
     {"BOARDHOOK_SPOOL_DIR",
@@ -236,7 +282,8 @@ Config load_config(const EnvLookup& lookup, const FileReader& read_file, bool re
     if (!value) continue;
     if (const char* problem = setting.apply(config, *value)) {
       // Secrets are never echoed, not even in a start-up error.
-      const bool is_secret = setting.name == "BOARDHOOK_VERIFY_TOKEN" || setting.name == "BOARDHOOK_REDIS_URL";
+      const bool is_secret = setting.name == "BOARDHOOK_VERIFY_TOKEN" || setting.name == "BOARDHOOK_REDIS_URL" ||
+                             setting.name == "BOARDHOOK_ENDPOINT_KEY";
       throw ConfigError(quoted_setting(setting.name, is_secret ? "…" : *value) + ": " + problem);
     }
   }
@@ -249,6 +296,17 @@ Config load_config(const EnvLookup& lookup, const FileReader& read_file, bool re
     if (!contents) throw ConfigError(quoted_setting("BOARDHOOK_VERIFY_TOKEN_FILE", *token_file) + ": " + error);
     if (const char* problem = apply_tokens(config, *contents)) {
       throw ConfigError(quoted_setting("BOARDHOOK_VERIFY_TOKEN_FILE", *token_file) + ": " + problem);
+    }
+  }
+  if (const auto key_file = lookup("BOARDHOOK_ENDPOINT_KEY_FILE")) {
+    if (lookup("BOARDHOOK_ENDPOINT_KEY")) {
+      throw ConfigError("BOARDHOOK_ENDPOINT_KEY and BOARDHOOK_ENDPOINT_KEY_FILE are both set: set only one");
+    }
+    std::string error;
+    const auto contents = read_file(*key_file, error);
+    if (!contents) throw ConfigError(quoted_setting("BOARDHOOK_ENDPOINT_KEY_FILE", *key_file) + ": " + error);
+    if (const char* problem = apply_endpoint_keys(config, *contents)) {
+      throw ConfigError(quoted_setting("BOARDHOOK_ENDPOINT_KEY_FILE", *key_file) + ": " + problem);
     }
   }
   if (require_token && config.verify_tokens.empty()) {
@@ -269,13 +327,17 @@ std::string describe(const Config& config) {
          " rejected_keep=" + std::to_string(config.rejected_keep) + " threads=" + std::to_string(config.threads) +
          " spool=" + (config.spool_dir.empty() ? std::string("off") : config.spool_dir) +
          " spool_max_bytes=" + std::to_string(config.spool_max_bytes) +
-         " verify_tokens=" + std::to_string(config.verify_tokens.size());
+         " verify_tokens=" + std::to_string(config.verify_tokens.size()) +
+         " endpoint_keys=" + std::to_string(config.endpoint_keys.size()) +
+         " communities=" + (config.communities.empty() ? std::string("any") : std::to_string(config.communities.size())) +
+         " max_events=" + std::to_string(config.max_events) + (config.user.empty() ? "" : " user=" + config.user);
 }
 
 std::vector<std::string_view> setting_names() {
   std::vector<std::string_view> names;
   for (const Setting& setting : settings) names.push_back(setting.name);
   names.push_back("BOARDHOOK_VERIFY_TOKEN_FILE");
+  names.push_back("BOARDHOOK_ENDPOINT_KEY_FILE");
   return names;
 }
 

@@ -32,6 +32,11 @@ struct Config {
   std::size_t rejected_keep = 1000;
   std::string listen;                       // "unix:/path", "host:port"; empty = socket on fd 0
   int threads = 32;
+  std::vector<std::string> endpoint_keys;   // when set, a POST must carry ?key= one of them
+  std::vector<std::string> communities;     // when set, the only CommunityName values accepted
+  std::size_t max_events = 1000;            // most items one notification may hold
+  std::string user;                         // drop root to this user after opening files
+  std::string socket_group;                 // group that may connect to a unix socket (nginx's)
   std::string spool_dir;                    // empty: no spool, Redis failures answer 503
   std::uint64_t spool_max_bytes = 1024ull * 1024 * 1024;
   std::string log_level = "info";

@@ -116,7 +116,21 @@ Decision decide_verification(const Request& request, const Config& config) {
   return answer(std::move(response), LogLevel::info, "verification answered" + context);
 }
 
+// With BOARDHOOK_ENDPOINT_KEY set, only a POST that knows the key may be stored: Socialboards
+// signs nothing, so the key in the registered URL is what tells its requests from forgeries.
+std::optional<Problem> endpoint_key_problem(const Request& request, const Config& config) {
+  if (config.endpoint_keys.empty()) return std::nullopt;
+  const QueryParam key = find_query_param(request.query, "key");
+  if (key.is_repeated()) return Problem{"duplicate_parameter", "key appears more than once"};
+  if (key.value.empty()) return Problem{"missing_endpoint_key", "this endpoint needs its key"};
+  if (!matches_any_secret(key.value, config.endpoint_keys)) return Problem{"invalid_endpoint_key", "the endpoint key does not match"};
+  return std::nullopt;
+}
+
 Decision decide_notification(const Request& request, const Config& config) {
+  if (const auto problem = endpoint_key_problem(request, config)) {
+    return refuse_post(request, config, problem->code == "duplicate_parameter" ? 400 : 403, *problem);
+  }
   if (std::max(request.body_bytes, request.body.size()) > config.max_body_bytes) {
     return refuse_post(request, config, 413,
                        {"body_too_large", "the body is larger than " + std::to_string(config.max_body_bytes) + " bytes"});
@@ -124,9 +138,13 @@ Decision decide_notification(const Request& request, const Config& config) {
   if (request.body.size() < request.body_bytes) {
     return refuse_post(request, config, 400, {"incomplete_body", "the body ended before its declared length"});
   }
-  const ParsedNotification parsed = parse_notification(request.body);
+  const ParsedNotification parsed = parse_notification(request.body, config.max_events);
   if (!parsed.notification) return refuse_post(request, config, 400, parsed.problem);
   const Notification& notification = *parsed.notification;
+  if (!config.communities.empty() &&
+      std::find(config.communities.begin(), config.communities.end(), notification.community) == config.communities.end()) {
+    return refuse_post(request, config, 403, {"community_not_allowed", "CommunityName is not one this endpoint serves"});
+  }
 
   const std::string context = " of type " + notification.event_type +
                               (is_documented_event_type(notification.event_type) ? "" : " (not a documented type)") +

@@ -13,8 +13,10 @@ namespace boardhook::core {
 // Fixed label sets keep the metrics in fixed-size shared memory (one table for all processes).
 inline constexpr std::array<std::string_view, 3> metric_methods = {"GET", "POST", "other"};
 inline constexpr std::array<int, 10> metric_statuses = {200, 400, 403, 404, 405, 413, 429, 500, 503, 0};  // 0: other
-inline constexpr std::array<std::string_view, 7> metric_refusals = {
-    "empty_body", "invalid_encoding", "invalid_json", "invalid_envelope", "incomplete_body", "body_too_large", "other"};
+inline constexpr std::array<std::string_view, 12> metric_refusals = {
+    "empty_body",       "invalid_encoding",     "invalid_json",         "invalid_envelope",
+    "too_many_events",  "incomplete_body",      "body_too_large",       "missing_endpoint_key",
+    "invalid_endpoint_key", "community_not_allowed", "duplicate_parameter", "other"};
 // Upper bounds (seconds) of the Redis write latency histogram's buckets; +Inf is implied.
 inline constexpr std::array<double, 12> redis_latency_bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                                  0.05,   0.1,   0.25,   0.5,   1.0,  2.5};

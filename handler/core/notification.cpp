@@ -47,7 +47,7 @@ bool is_documented_event_type(std::string_view event_type) {
   return event_type == "ticket_status_change" || event_type == "note_deletion";
 }
 
-ParsedNotification parse_notification(std::string_view body) {
+ParsedNotification parse_notification(std::string_view body, std::size_t max_events) {
   if (body.empty()) return refuse("empty_body", "the request body is empty");
   if (!is_valid_utf8(body)) return refuse("invalid_encoding", "the body is not valid UTF-8");
 
@@ -60,6 +60,9 @@ ParsedNotification parse_notification(std::string_view body) {
   parser.reset(&arena);
   boost::system::error_code ec;
   const std::size_t consumed = parser.write(body.data(), body.size(), ec);
+  if (ec == json::error::too_deep) {
+    return refuse("invalid_json", "nested deeper than " + std::to_string(max_json_depth) + " levels");
+  }
   if (ec) {
     return refuse("invalid_json", "not a JSON document (" + ec.message() + " near byte " + std::to_string(consumed) + ")");
   }
@@ -105,6 +108,10 @@ ParsedNotification parse_notification(std::string_view body) {
   if (events == nullptr) return invalid_envelope("Events is missing");
   if (!events->is_array()) return invalid_envelope("Events must be an array");
   const json::array& items = events->get_array();
+  if (items.size() > max_events) {
+    return refuse("too_many_events", "Events holds " + std::to_string(items.size()) + " items; at most " +
+                                         std::to_string(max_events) + " are accepted");
+  }
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (!items[i].is_object()) return invalid_envelope("Events[" + std::to_string(i) + "] must be an object");
   }

@@ -39,7 +39,8 @@ struct ParsedNotification {
 
 // Validates `body` (UTF-8, JSON, envelope rules of SPEC.md 3.1) and splits it into items.
 // The returned item views point into `body`.
-ParsedNotification parse_notification(std::string_view body);
+// More than `max_events` items is refused (`too_many_events`).
+ParsedNotification parse_notification(std::string_view body, std::size_t max_events = 1000);
 
 // The event types Socialboards documents; others are accepted all the same.
 bool is_documented_event_type(std::string_view event_type);

@@ -17,6 +17,7 @@
 #include "io/fcgi_server.hpp"
 #include "io/log.hpp"
 #include "io/metrics_registry.hpp"
+#include "io/privileges.hpp"
 #include "io/spool.hpp"
 #include "io/store.hpp"
 #include "io/supervisor.hpp"
@@ -95,6 +96,7 @@ std::shared_ptr<const core::Config> reload_tokens(const std::shared_ptr<const co
     const core::Config fresh = core::load_config(environment, read_whole_file);
     auto next = std::make_shared<core::Config>(*current);
     next->verify_tokens = fresh.verify_tokens;
+    next->endpoint_keys = fresh.endpoint_keys;
     spdlog::info("SIGHUP: verify tokens reloaded ({} accepted){}", next->verify_tokens.size(),
                  environment("BOARDHOOK_VERIFY_TOKEN_FILE") ? "" : "; BOARDHOOK_VERIFY_TOKEN comes from the environment, which a running process cannot change");
     return next;
@@ -207,6 +209,21 @@ int main(int argc, char** argv) {
   int listen_fd = -1;
   try {
     listen_fd = fcgi::open_listener(config.listen, inherited_socket());
+  } catch (const std::exception& error) {
+    spdlog::critical("{}", error.what());
+    return 1;
+  }
+  // Root is needed only to open files; everything after this runs as BOARDHOOK_USER.
+  try {
+    if (!config.socket_group.empty()) {
+      if (!config.listen.starts_with("unix:")) throw std::runtime_error("BOARDHOOK_SOCKET_GROUP needs BOARDHOOK_LISTEN=unix:/path");
+      io::restrict_socket(config.listen.substr(5), config.socket_group);
+    }
+    if (!config.user.empty()) {
+      if (!config.spool_dir.empty() && geteuid() == 0) io::hand_over_directory(config.spool_dir, config.user);
+      io::become_user(config.user);
+      spdlog::info("running as user {} (uid {})", config.user, getuid());
+    }
   } catch (const std::exception& error) {
     spdlog::critical("{}", error.what());
     return 1;

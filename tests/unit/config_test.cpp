@@ -141,7 +141,9 @@ TEST_CASE("every setting name is one this test file exercises") {
       "BOARDHOOK_VERIFY_TOKEN",    "BOARDHOOK_REDIS_URL",     "BOARDHOOK_QUEUE_PREFIX",
       "BOARDHOOK_MAX_BODY_BYTES",  "BOARDHOOK_REDIS_TIMEOUT_MS", "BOARDHOOK_REJECTED_KEEP",
       "BOARDHOOK_LISTEN",          "BOARDHOOK_THREADS",       "BOARDHOOK_SPOOL_DIR",
-      "BOARDHOOK_SPOOL_MAX_BYTES", "BOARDHOOK_LOG_LEVEL",     "BOARDHOOK_VERIFY_TOKEN_FILE"};
+      "BOARDHOOK_SPOOL_MAX_BYTES", "BOARDHOOK_LOG_LEVEL",     "BOARDHOOK_VERIFY_TOKEN_FILE",
+      "BOARDHOOK_ENDPOINT_KEY",    "BOARDHOOK_ENDPOINT_KEY_FILE", "BOARDHOOK_COMMUNITIES",
+      "BOARDHOOK_MAX_EVENTS",      "BOARDHOOK_USER",          "BOARDHOOK_SOCKET_GROUP"};
   const std::vector<std::string_view> names = setting_names();
   CHECK(names.size() == tested.size());
   for (const auto name : names) {
@@ -429,4 +431,46 @@ TEST_CASE("malformed Redis URLs are refused with a reason") {
                           "unix:///p?xx=1"}) {
     redis_url_error(url);
   }
+}
+
+TEST_CASE("the security settings are parsed, with their defaults off") {
+  const Config defaults = load(token);
+  CHECK(defaults.endpoint_keys.empty());
+  CHECK(defaults.communities.empty());
+  CHECK(defaults.max_events == 1000);
+  CHECK(defaults.user.empty());
+  CHECK(defaults.socket_group.empty());
+
+  const Config config = load(with_token({{"BOARDHOOK_ENDPOINT_KEY", "abcdefghijklmnop, qrstuvwxyz012345"},
+                                         {"BOARDHOOK_COMMUNITIES", "nordkyst-outdoor, fjellgarden-cafe"},
+                                         {"BOARDHOOK_MAX_EVENTS", "5"},
+                                         {"BOARDHOOK_USER", "boardhook"},
+                                         {"BOARDHOOK_SOCKET_GROUP", "www-data"}}));
+  CHECK(config.endpoint_keys == std::vector<std::string>{"abcdefghijklmnop", "qrstuvwxyz012345"});
+  CHECK(config.communities == std::vector<std::string>{"nordkyst-outdoor", "fjellgarden-cafe"});
+  CHECK(config.max_events == 5);
+  CHECK(config.user == "boardhook");
+  CHECK(config.socket_group == "www-data");
+}
+
+TEST_CASE("endpoint keys must be long and URL-safe, and are never echoed in errors") {
+  const std::string short_key = error_of(with_token({{"BOARDHOOK_ENDPOINT_KEY", "short-secret"}}));
+  CHECK(short_key.find("BOARDHOOK_ENDPOINT_KEY=") == 0);
+  CHECK(short_key.find("short-secret") == std::string::npos);
+  CHECK(short_key.find("16 characters") != std::string::npos);
+  const std::string unsafe = error_of(with_token({{"BOARDHOOK_ENDPOINT_KEY", "has spaces in the key!!"}}));
+  CHECK(unsafe.find("has spaces") == std::string::npos);
+  CHECK(error_of(with_token({{"BOARDHOOK_MAX_EVENTS", "0"}})).find("BOARDHOOK_MAX_EVENTS=\"0\"") == 0);
+  CHECK(error_of(with_token({{"BOARDHOOK_COMMUNITIES", " , "}})).find("no community") != std::string::npos);
+}
+
+TEST_CASE("endpoint keys can come from a file, but not from both places") {
+  FakeFiles files;
+  files.files["/etc/boardhook/endpoint-key"] = "abcdefghijklmnop\n";
+  const Config config = load_config(lookup_in(with_token({{"BOARDHOOK_ENDPOINT_KEY_FILE", "/etc/boardhook/endpoint-key"}})),
+                                    files.reader());
+  CHECK(config.endpoint_keys == std::vector<std::string>{"abcdefghijklmnop"});
+  CHECK(error_of(with_token({{"BOARDHOOK_ENDPOINT_KEY_FILE", "/x"}, {"BOARDHOOK_ENDPOINT_KEY", "abcdefghijklmnop"}}))
+            .find("both set") != std::string::npos);
+  CHECK(error_of(with_token({{"BOARDHOOK_ENDPOINT_KEY_FILE", "/missing"}})).find("BOARDHOOK_ENDPOINT_KEY_FILE=\"/missing\"") == 0);
 }

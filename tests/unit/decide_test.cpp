@@ -646,3 +646,69 @@ TEST_CASE("when storage fails the answer is 503 with Retry-After") {
   CHECK(response.headers[0].second == std::to_string(retry_after_seconds));
   CHECK(retry_after_seconds > 0);
 }
+
+namespace {
+
+Decision post_with_query(std::string_view body, std::string_view query, const Config& config) {
+  Request request;
+  request.method = "POST";
+  request.query = query;
+  request.body = body;
+  request.body_bytes = body.size();
+  request.request_id = request_id;
+  request.received_at_ms = received_at_ms;
+  return decide(request, config);
+}
+
+constexpr std::string_view small_notification =
+    R"({"CommunityName":"nordkyst-outdoor","EventType":"note_deletion","TicketId":1,"Events":[{"NoteId":1},{"NoteId":2}]})";
+
+}  // namespace
+
+TEST_CASE("with an endpoint key, a POST without it is refused, kept, and stores nothing") {
+  Config config = test_config();
+  config.endpoint_keys = {"abcdefghijklmnop", "qrstuvwxyz012345"};
+  const Decision missing = post_with_query(small_notification, "", config);
+  require_error(missing.response, 403, "missing_endpoint_key");
+  CHECK_FALSE(missing.store);
+  REQUIRE(missing.reject);
+  CHECK(missing.refusal == "missing_endpoint_key");
+
+  const Decision wrong = post_with_query(small_notification, "key=abcdefghijklmnoq", config);
+  require_error(wrong.response, 403, "invalid_endpoint_key");
+  CHECK_FALSE(wrong.store);
+  CHECK(wrong.log_message.find("abcdefghijklmno") == std::string::npos);
+
+  require_error(post_with_query(small_notification, "key=abcdefghijklmnop&key=x", config).response, 400, "duplicate_parameter");
+
+  for (std::string_view query : {"key=abcdefghijklmnop", "a=1&key=qrstuvwxyz012345"}) {
+    const Decision good = post_with_query(small_notification, query, config);
+    CHECK(good.response.status == 200);
+    CHECK(good.store);
+  }
+}
+
+TEST_CASE("with a community allowlist, other communities are refused") {
+  Config config = test_config();
+  config.communities = {"fjellgarden-cafe"};
+  const Decision refused = post(small_notification, config);
+  require_error(refused.response, 403, "community_not_allowed");
+  CHECK_FALSE(refused.store);
+  CHECK(refused.reject);
+  config.communities.push_back("nordkyst-outdoor");
+  CHECK(post(small_notification, config).store);
+}
+
+TEST_CASE("more events than the limit is a clear 400, the limit itself is fine") {
+  Config config = test_config();
+  config.max_events = 1;
+  require_error(post(small_notification, config).response, 400, "too_many_events");
+  config.max_events = 2;
+  CHECK(post(small_notification, config).response.status == 200);
+}
+
+TEST_CASE("nesting deeper than the limit is refused as invalid JSON, naming the limit") {
+  const std::string deep = std::string(10000, '[') + std::string(10000, ']');
+  const json::object error = require_error(post(deep).response, 400, "invalid_json");
+  CHECK(std::string(error.at("detail").as_string()).find("deeper than 64") != std::string::npos);
+}
