@@ -1,6 +1,7 @@
 // rfc3339.cpp -- UTC timestamp formatting from a millisecond count; no time zone database needed.
 #include "core/rfc3339.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace boardhook::core {
@@ -39,6 +40,10 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b 
 }  // namespace
 
 std::string format_rfc3339_ms(std::int64_t unix_ms) {
+  // RFC 3339 writes years 0000-9999; outside them (never from a real clock) the arithmetic
+  // below would overflow, so such times are pinned to the nearest end.
+  constexpr std::int64_t first_ms = -62167219200000, last_ms = 253402300799999;
+  unix_ms = std::clamp(unix_ms, first_ms, last_ms);
   const std::int64_t days = floor_div(unix_ms, 86'400'000);
   const std::int64_t ms_of_day = unix_ms - days * 86'400'000;
   const CivilDate date = civil_from_days(days);

@@ -7,7 +7,8 @@
 
 namespace boardhook::core {
 
-// `unix_ms` is milliseconds since 1970-01-01T00:00:00Z (may be negative).
+// `unix_ms` is milliseconds since 1970-01-01T00:00:00Z (may be negative); times outside the
+// years 0000-9999 are written as the nearest end of that range.
 std::string format_rfc3339_ms(std::int64_t unix_ms);
 
 // Reads back what format_rfc3339_ms writes ("YYYY-MM-DDTHH:MM:SS.mmmZ"); nullopt otherwise.
