@@ -266,7 +266,6 @@ DrainResult Spool::drain(const Deliver& deliver) {
     int lock_fd = -1;              // set for taken-over segments of dead processes
   };
   std::vector<Candidate> candidates;
-  bool foreign_alive = false;
   {
     std::lock_guard lock(mutex_);
     current_.reset();  // seal: appends from now on open a new segment
@@ -278,9 +277,11 @@ DrainResult Spool::drain(const Deliver& deliver) {
     const std::string path = directory_ + "/" + name;
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {  // its process is alive and drains it itself
+    // Its process is alive and drains it itself. Only this process's own backlog holds its
+    // new events back: waiting on a sibling's live segments too would keep two busy processes
+    // spooling behind each other for as long as the load lasts.
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       close(fd);
-      foreign_alive = true;
       continue;
     }
     // Another drainer may have finished and deleted it between our open and our lock.
@@ -345,7 +346,7 @@ DrainResult Spool::drain(const Deliver& deliver) {
   }
 
   std::lock_guard lock(mutex_);
-  if (all_delivered && !foreign_alive && !own_segments_.empty()) {
+  if (all_delivered && !own_segments_.empty()) {
     // What arrived during the pass is small: finish it while appends wait, then switch
     // back to Redis, so the order of events holds.
     std::uint64_t remaining = 0;
@@ -361,7 +362,7 @@ DrainResult Spool::drain(const Deliver& deliver) {
     }
   }
   result.complete = all_delivered && own_segments_.empty();
-  backlog_ = !own_segments_.empty() || foreign_alive || !all_delivered;
+  backlog_ = !own_segments_.empty() || !all_delivered;
   return result;
 }
 

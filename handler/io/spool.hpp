@@ -50,8 +50,9 @@ class Spool {
   // appenders). True only then; false with `error` when full or on any I/O failure.
   bool append(const core::SpoolRecord& record, std::string& error);
 
-  // True while any segment in the directory may hold undelivered records. New events then
-  // go to the spool too, behind the older ones, so per-type order survives an outage.
+  // True while this process's segments (or ones it took over) may hold undelivered records.
+  // New events then go to the spool too, behind the older ones, so the order of the events
+  // one process received survives an outage (between processes there is no order to keep).
   bool has_backlog() const { return backlog_.load(); }
 
   // One drain pass; see the file comment. Stops at the first failed delivery.
