@@ -68,6 +68,30 @@ class StartError(RuntimeError):
     pass
 
 
+# What ASan, LSan and UBSan print when they find something. scripts/test also runs every test
+# against a sanitized build; a report in any process's log fails the test that ran the process,
+# even when the process carried on (UBSan) or its crash went unnoticed (a restarted handler).
+SANITIZER_REPORT = re.compile(rb"ERROR: (?:Address|Leak|Memory|Thread)Sanitizer|runtime error:|"
+                              rb"SUMMARY: UndefinedBehaviorSanitizer")
+
+
+class SanitizerReport(AssertionError):
+    pass
+
+
+def sanitizer_report(path, lines=40):
+    """The first sanitizer report in the file at `path` (up to `lines` lines of it), or None."""
+    try:
+        text = Path(path).read_bytes()
+    except OSError:
+        return None
+    found = SANITIZER_REPORT.search(text)
+    if not found:
+        return None
+    start = text.rfind(b"\n", 0, found.start()) + 1
+    return "\n".join(text[start:].decode("utf-8", "replace").splitlines()[:lines])
+
+
 class Process:
     """One child process, its output appended to `log`; stopped by its own PID."""
 
@@ -91,9 +115,16 @@ class Process:
 
     def stop(self, timeout=10):
         """SIGTERM, wait; SIGKILL if still running after `timeout`. Returns the exit code, or
-        None when it had to be killed."""
+        None when it had to be killed. Raises SanitizerReport, once stopped, if its log holds one."""
         if self in _running:
             _running.remove(self)
+        code = self._terminate(timeout)
+        report = sanitizer_report(self.log)
+        if report:
+            raise SanitizerReport(f"{self.name} (pid {self.pid}): sanitizer report in {self.log}:\n{report}")
+        return code
+
+    def _terminate(self, timeout):
         if not self.alive():
             return self.popen.returncode
         self.popen.send_signal(signal.SIGCONT)   # a stopped process cannot act on SIGTERM
@@ -108,8 +139,15 @@ class Process:
 
 @atexit.register
 def _stop_leftovers():
+    reports = []
     for process in list(_running):
-        process.stop(timeout=5)
+        try:
+            process.stop(timeout=5)
+        except SanitizerReport as report:
+            reports.append(str(report))
+    if reports:   # too late for unittest to count it: fail the whole run instead
+        print("\n\n".join(reports), file=sys.stderr)
+        os._exit(1)
 
 
 def wait_for(ready, what, process, timeout=15):
@@ -200,7 +238,8 @@ class Stack:
     """redis-server + boardhook-handler + nginx in one temporary folder."""
 
     def __init__(self, name, max_body_bytes=4194304, nginx_max_body_bytes=None, prefix="boardhook",
-                 handler_env=None, worker_processes=2, spool=False, redis_args=(), handler_args=()):
+                 handler_env=None, worker_processes=2, spool=False, redis_args=(), handler_args=(),
+                 handler_wrapper=()):
         self.name = name
         self.max_body_bytes = max_body_bytes
         self.nginx_max_body_bytes = nginx_max_body_bytes or max_body_bytes
@@ -210,6 +249,7 @@ class Stack:
         self.spool = spool   # give the handler BOARDHOOK_SPOOL_DIR=<folder>/spool
         self.redis_args = list(redis_args)   # extra redis-server arguments (override the config file)
         self.handler_args = list(handler_args)   # e.g. ["--processes", "2"]
+        self.handler_wrapper = list(handler_wrapper)   # runs the handler, e.g. ["valgrind", ...]
         self.token = fixture_verify_token()
         self.redis = self.handler = self.nginx = None
         self.dir = None
@@ -264,13 +304,14 @@ class Stack:
         return env
 
     def start_handler(self):
-        self.handler = Process("boardhook-handler", [HANDLER, *self.handler_args], self.dir / "handler.log",
-                               self.handler_environment())
+        self.handler = Process("boardhook-handler", [*self.handler_wrapper, HANDLER, *self.handler_args],
+                               self.dir / "handler.log", self.handler_environment())
 
         def listening():
             socket.create_connection(("127.0.0.1", self.handler_port), timeout=1).close()
             return True
-        wait_for(listening, "handler listening", self.handler)
+        # Under a wrapper (valgrind) start-up takes seconds, not milliseconds.
+        wait_for(listening, "handler listening", self.handler, timeout=60 if self.handler_wrapper else 15)
 
     def start_nginx(self):
         state = self.dir / "nginx"
@@ -292,17 +333,26 @@ class Stack:
         wait_for(lambda: self.request("GET", "/ready-check").status == 404, "nginx HTTPS", self.nginx)
 
     def stop(self):
-        """Stop nginx, the handler and Redis, in that order; returns {name: exit code}."""
-        codes = {}
+        """Stop nginx, the handler and Redis, in that order; returns {name: exit code}. Raises
+        SanitizerReport, after stopping all three, if a log holds one (the folder is then kept)."""
+        codes, reports = {}, []
         for attr in ("nginx", "handler", "redis"):
             process = getattr(self, attr)
             if process is not None:
-                codes[attr] = process.stop()
+                # valgrind's leak check at exit takes a few seconds of its own
+                timeout = 60 if attr == "handler" and self.handler_wrapper else 10
+                try:
+                    codes[attr] = process.stop(timeout)
+                except SanitizerReport as report:
+                    reports.append(report)
         if self.dir and self.dir.exists():
-            if KEEP:
-                print(f"\nKEEP=1: {self.name} left in {self.dir}", file=sys.stderr)
+            if KEEP or reports:
+                print(f"\n{'KEEP=1' if KEEP else 'sanitizer report'}: {self.name} left in {self.dir}",
+                      file=sys.stderr)
             else:
                 shutil.rmtree(self.dir, ignore_errors=True)
+        if reports:
+            raise reports[0]
         return codes
 
     def kill_handler(self):
