@@ -141,8 +141,8 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
+  worker.request_stop();  // before the log line, which tells an observer the stop is in force
   spdlog::info("{} received: taking no new events; finishing the running ones", strsignal(signal_number));
-  worker.request_stop();
   const bool all_acknowledged = worker.wait();
   spdlog::info("boardhook-worker {} stopped{}", worker.id(), all_acknowledged ? "" : "; some jobs were left for peers to requeue");
   return all_acknowledged ? 0 : 1;

@@ -545,7 +545,8 @@ class Sigterm(WorkerTest):
         worker = self.start_worker("--type", f'{self.TYPE}=echo "$BOARDHOOK_EVENT_ID" >> {log}')
         time.sleep(0.3)   # its consumer is now waiting in BLMOVE on the empty queue
         worker.signal(signal.SIGTERM)
-        time.sleep(0.05)  # the signal has been taken: from here on nothing new may be taken
+        # The worker logs this once the stop is in force: from here on nothing new may be taken.
+        harness.wait_for(lambda: "taking no new events" in worker.log.read_text(), "the stop", worker)
         raw, event_id = numbered_envelope(self.TYPE, 1)
         self.push(self.TYPE, [raw])
         self.assertEqual(worker.popen.wait(15), 0)
