@@ -19,6 +19,7 @@
 #include "core/json_escape.hpp"
 #include "core/keys.hpp"
 #include "core/rfc3339.hpp"
+#include "io/environment.hpp"
 #include "io/log.hpp"
 #include "io/redis_connection.hpp"
 #include "io/spool.hpp"
@@ -514,21 +515,8 @@ int Tool::run() {
   throw Failure{exit_usage, "unknown command \"" + command + "\""};
 }
 
-std::optional<std::string> environment(std::string_view name) {
-  const char* value = std::getenv(std::string(name).c_str());
-  return value == nullptr ? std::nullopt : std::optional<std::string>(value);
-}
-
-std::optional<std::string> read_whole_file(const std::string& path, std::string& error) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    error = "cannot read";
-    return std::nullopt;
-  }
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  return contents.str();
-}
+using boardhook::io::environment;
+using boardhook::io::read_whole_file;
 
 }  // namespace
 

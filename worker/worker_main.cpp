@@ -10,6 +10,7 @@
 
 #include "core/config.hpp"
 #include "core/worker_plan.hpp"
+#include "io/environment.hpp"
 #include "io/log.hpp"
 #include "worker.hpp"
 
@@ -55,21 +56,8 @@ std::int64_t parse_count(const std::string& flag, const std::string& text, std::
   return value;
 }
 
-std::optional<std::string> environment(std::string_view name) {
-  const char* value = std::getenv(std::string(name).c_str());
-  return value == nullptr ? std::nullopt : std::optional<std::string>(value);
-}
-
-std::optional<std::string> read_whole_file(const std::string& path, std::string& error) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    error = "cannot read";
-    return std::nullopt;
-  }
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  return contents.str();
-}
+using boardhook::io::environment;
+using boardhook::io::read_whole_file;
 
 }  // namespace
 

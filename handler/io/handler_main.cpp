@@ -15,6 +15,7 @@
 #include "core/config.hpp"
 #include "core/json_escape.hpp"
 #include "io/fcgi_server.hpp"
+#include "io/environment.hpp"
 #include "io/log.hpp"
 #include "io/metrics_registry.hpp"
 #include "io/privileges.hpp"
@@ -31,21 +32,8 @@ using namespace boardhook;
 // is generous. Supervisors (systemd's TimeoutStopSec) must allow longer.
 constexpr std::chrono::seconds stop_grace{15};
 
-std::optional<std::string> environment(std::string_view name) {
-  const char* value = std::getenv(std::string(name).c_str());
-  return value == nullptr ? std::nullopt : std::optional<std::string>(value);
-}
-
-std::optional<std::string> read_whole_file(const std::string& path, std::string& error) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    error = std::string("cannot read: ") + std::strerror(errno);
-    return std::nullopt;
-  }
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  return contents.str();
-}
+using io::environment;
+using io::read_whole_file;
 
 constexpr const char* usage =
     "usage: boardhook-handler [--processes N | --drain-spool | --spool-status]\n"
