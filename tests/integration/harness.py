@@ -560,6 +560,40 @@ def event_id(event_type, ticket_id, item):
     return hashlib.sha256(str(len(kind)).encode() + b":" + kind + b"|" + ticket + b"|" + item).hexdigest()
 
 
+def rfc3339_ms(t):
+    """Epoch seconds as the handler writes times: RFC 3339, UTC, milliseconds."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
+
+
+def make_envelope(event_type, item, ticket_id=None, delivery="0" * 32, received_at=None, community="test-community",
+                  index=0, count=1):
+    """(envelope bytes, id) exactly as the handler's make_envelope writes them."""
+    received_at = received_at or rfc3339_ms(time.time())
+    ticket = b"null" if ticket_id is None else str(ticket_id).encode()
+    envelope_id = event_id(event_type, ticket_id, item)
+    raw = (b'{"id":"%s","delivery":%s,"received_at":%s,"community":%s,"event_type":%s,"ticket_id":%s,'
+           b'"index":%d,"count":%d,"event":%s}') % (
+        envelope_id.encode(), json.dumps(delivery).encode(), json.dumps(received_at).encode(),
+        json.dumps(community).encode(), json.dumps(event_type).encode(), ticket, index, count, item)
+    return raw, envelope_id
+
+
+def bad_fixture_cases():
+    """{file name: (status, [accepted codes], field the detail must name or None)}, from the
+    table in fixtures/bad/README.md."""
+    cases = {}
+    for line in (FIXTURES / "bad/README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        name = re.fullmatch(r"`([\w.]+\.json)`", cells[0])
+        if len(cells) < 3 or not name:
+            continue
+        answer = cells[2]
+        field = re.search(r"naming `([^`]+)`", answer)
+        codes = [c for c in re.findall(r"`([a-z_]+)`", answer) if not field or c != field.group(1)]
+        cases[name.group(1)] = (int(answer[:3]), codes, field and field.group(1))
+    return cases
+
+
 def decode_record_body(record):
     """A rejected-list record's body as bytes."""
     if record["body_encoding"] == "base64":

@@ -20,7 +20,6 @@ import re
 import socket
 import threading
 import time
-import unittest
 import urllib.parse
 
 import harness
@@ -140,22 +139,6 @@ def answer_complete(data, head_only):
         return True
     length = re.search(rb"\r\nContent-Length: *(\d+)", head, re.IGNORECASE)
     return bool(length) and len(body) >= int(length.group(1))
-
-
-def bad_fixture_cases():
-    """{file name: (status, [accepted codes], field the detail must name or None)}, from the
-    table in fixtures/bad/README.md."""
-    cases = {}
-    for line in (harness.FIXTURES / "bad/README.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        name = re.fullmatch(r"`([\w.]+\.json)`", cells[0])
-        if len(cells) < 3 or not name:
-            continue
-        answer = cells[2]
-        field = re.search(r"naming `([^`]+)`", answer)
-        codes = [c for c in re.findall(r"`([a-z_]+)`", answer) if not field or c != field.group(1)]
-        cases[name.group(1)] = (int(answer[:3]), codes, field and field.group(1))
-    return cases
 
 
 def body_of_size(size, event_type="hostile_limit"):
@@ -376,7 +359,7 @@ class Hostile(HostileTest):
 
     # ---- bodies -------------------------------------------------------------------------------
     def test_every_bad_fixture_is_refused_with_its_code_and_kept(self):
-        cases = bad_fixture_cases()
+        cases = harness.bad_fixture_cases()
         self.assertEqual(set(cases), {p.name for p in (harness.FIXTURES / "bad").glob("*.json")},
                          "fixtures/bad/README.md does not list exactly the files in fixtures/bad/")
         for name, (status, codes, field) in sorted(cases.items()):
@@ -439,7 +422,7 @@ class Hostile(HostileTest):
                 before = self.state()
                 r = self.post(chunked(raw), headers=("Content-Type: application/json",
                                                      "Transfer-Encoding: chunked"))
-                codes = [code] if code else bad_fixture_cases()[name][1]
+                codes = [code] if code else harness.bad_fixture_cases()[name][1]
                 self.assertRefusedAndKept(raw, 400, codes, answer=r, before=before)
 
     def test_broken_framing_is_refused_by_nginx(self):
@@ -730,7 +713,7 @@ class HostileMix:
         self.token = urllib.parse.quote(stack.token)
         json_type = {"Content-Type": "application/json"}
         kinds = []   # (label, method, target, body, headers, status); None: made per request
-        for name, (status, _, _) in sorted(bad_fixture_cases().items()):
+        for name, (status, _, _) in sorted(harness.bad_fixture_cases().items()):
             kinds += [("bad", "POST", "/webhooks", (harness.FIXTURES / "bad" / name).read_bytes(),
                        json_type, status)] * 4
         kinds += [("garbage", "POST", "/webhooks", None, json_type, 400)] * 8

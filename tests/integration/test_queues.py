@@ -20,31 +20,14 @@ PREFIX = "bh-q"
 A, B, C, D = "ticket_status_change", "note_deletion", "only.processing", "empty_type"
 
 
-def rfc3339_ms(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
-
-
-def make_envelope(event_type, item, ticket_id=None, delivery="0" * 32, received_at=None, community="queues-test",
-                  index=0, count=1):
-    """(envelope bytes, id) exactly as the handler's make_envelope writes them."""
-    received_at = received_at or rfc3339_ms(time.time())
-    ticket = b"null" if ticket_id is None else str(ticket_id).encode()
-    event_id = harness.event_id(event_type, ticket_id, item)
-    raw = (b'{"id":"%s","delivery":%s,"received_at":%s,"community":%s,"event_type":%s,"ticket_id":%s,'
-           b'"index":%d,"count":%d,"event":%s}') % (
-        event_id.encode(), json.dumps(delivery).encode(), json.dumps(received_at).encode(),
-        json.dumps(community).encode(), json.dumps(event_type).encode(), ticket, index, count, item)
-    return raw, event_id
-
-
 def numbered(event_type, n, received_at=None):
-    return make_envelope(event_type, b'{"Seq": %d}' % n, ticket_id=700 + n, delivery="%032x" % (0xd000 + n),
+    return harness.make_envelope(event_type, b'{"Seq": %d}' % n, ticket_id=700 + n, delivery="%032x" % (0xd000 + n),
                          received_at=received_at)
 
 
 def dead_record(envelope, attempts, error, failed_at):
     """A dead letter as the worker writes it (envelope embedded raw)."""
-    head = json.dumps({"failed_at": rfc3339_ms(failed_at), "worker": "host-z:42:0", "attempts": attempts,
+    head = json.dumps({"failed_at": harness.rfc3339_ms(failed_at), "worker": "host-z:42:0", "attempts": attempts,
                        "exit_code": 3, "signal": None, "timed_out": False, "error": error,
                        "stderr_tail": "boom\n"}, separators=(",", ":"))
     return head[:-1].encode() + b',"envelope":' + envelope + b"}"
@@ -103,12 +86,12 @@ class Queues(harness.StackTest):
     # ---- stats ----------------------------------------------------------------------------
     def fill_for_stats(self):
         now = time.time()
-        queued_a = [numbered(A, n, rfc3339_ms(now - age))[0] for n, age in enumerate((90, 60, 5))]
+        queued_a = [numbered(A, n, harness.rfc3339_ms(now - age))[0] for n, age in enumerate((90, 60, 5))]
         self.push(A, queued_a)
         for n in (10, 11):
             self.r("ZADD", self.key("retry", A), int(now * 1000) + 60000, numbered(A, n)[0])
         self.r("LPUSH", self.key("dead", A), dead_record(numbered(A, 20)[0], 5, "exit code 3", now - 30))
-        self.push(B, [numbered(B, 1, rfc3339_ms(now - 2))[0]])
+        self.push(B, [numbered(B, 1, harness.rfc3339_ms(now - 2))[0]])
         self.r("LPUSH", self.key("dead", B), dead_record(numbered(B, 21)[0], 5, "exit code 1", now - 20),
                dead_record(numbered(B, 22)[0], 5, "timed out after 60.0 s", now - 10))
         self.r("SADD", self.key("event-types"), D)
@@ -116,12 +99,12 @@ class Queues(harness.StackTest):
         # and a dead one (no heartbeat) whose job is still in its processing list.
         beat = int(now * 1000) - 1500
         self.r("HSET", self.key("workers"), "host-x:111", json.dumps(
-            {"host": "host-x", "pid": 111, "consumers": 2, "started_at": rfc3339_ms(now - 100), "types": [A, C]}))
+            {"host": "host-x", "pid": 111, "consumers": 2, "started_at": harness.rfc3339_ms(now - 100), "types": [A, C]}))
         self.r("SET", self.key("heartbeat", "host-x:111"), beat, "PX", 60000)
         self.r("LPUSH", self.key("processing", "host-x:111:0"), numbered(A, 30)[0])
         self.r("LPUSH", self.key("processing", "host-x:111:1"), numbered(C, 31)[0])
         self.r("HSET", self.key("workers"), "host-y:222", json.dumps(
-            {"host": "host-y", "pid": 222, "consumers": 1, "started_at": rfc3339_ms(now - 200), "types": [B]}))
+            {"host": "host-y", "pid": 222, "consumers": 1, "started_at": harness.rfc3339_ms(now - 200), "types": [B]}))
         self.r("LPUSH", self.key("processing", "host-y:222:0"), numbered(B, 32)[0])
         self.r("HSET", self.key("counters"), f"queued:{A}", 10, f"done:{A}", 4, f"retried:{A}", 2, f"dead:{A}", 1,
                f"queued:{B}", 3)
@@ -276,7 +259,7 @@ class Queues(harness.StackTest):
         self.assertEqual([line.split()[1:5] for line in out[1:]],
                          [[envelopes[2][1], "5", "exit", "code"], [envelopes[1][1], "4", "exit", "code"]])
         self.assertTrue(out[1].endswith("exit code 3"), out)
-        self.assertEqual(out[1].split()[0], rfc3339_ms(now - 8))
+        self.assertEqual(out[1].split()[0], harness.rfc3339_ms(now - 8))
         raw = self.ok("--json", "dead", A).stdout
         self.assertEqual(harness.array_items(raw.strip()), records[::-1], "not the stored records, newest first")
         self.ok("dead", B, code=1)
@@ -308,7 +291,7 @@ class Queues(harness.StackTest):
     # ---- replay-rejected ------------------------------------------------------------------
     def crafted_rejected(self, request_id, body, encoding="utf-8", truncated=False):
         """A rejected record as the handler keeps it, for a body refused only by a setting."""
-        record = json.dumps({"at": rfc3339_ms(time.time() - 60), "request_id": request_id, "status": 413,
+        record = json.dumps({"at": harness.rfc3339_ms(time.time() - 60), "request_id": request_id, "status": 413,
                              "reason": "body_too_large", "detail": "the body is larger than 1000 bytes",
                              "body_bytes": len(body), "body_encoding": encoding, "body_truncated": truncated,
                              "body": body.decode() if encoding == "utf-8" else base64.b64encode(body).decode()})

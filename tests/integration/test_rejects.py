@@ -1,27 +1,10 @@
 """test_rejects.py -- every bad fixture is refused with its README's code and kept in <prefix>:rejected."""
 import json
-import re
 import time
 
 import harness
 
 KEEP = 8   # BOARDHOOK_REJECTED_KEEP for this test, small enough to see the cap
-
-
-def bad_cases():
-    """{file name: (status, [accepted codes], field the detail must name or None)} from the
-    table in fixtures/bad/README.md."""
-    cases = {}
-    for line in (harness.FIXTURES / "bad/README.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        name = re.fullmatch(r"`([\w.]+\.json)`", cells[0])
-        if len(cells) < 3 or not name:
-            continue
-        answer = cells[2]
-        field = re.search(r"naming `([^`]+)`", answer)
-        codes = [c for c in re.findall(r"`([a-z_]+)`", answer) if not field or c != field.group(1)]
-        cases[name.group(1)] = (int(answer[:3]), codes, field and field.group(1))
-    return cases
 
 
 class Rejects(harness.StackTest):
@@ -48,10 +31,10 @@ class Rejects(harness.StackTest):
 
     def test_the_readme_table_covers_every_bad_fixture(self):
         files = {p.name for p in (harness.FIXTURES / "bad").glob("*.json")}
-        self.assertEqual(set(bad_cases()), files)
+        self.assertEqual(set(harness.bad_fixture_cases()), files)
 
     def test_every_bad_fixture_is_refused_and_kept_byte_for_byte(self):
-        for name, (status, codes, field) in sorted(bad_cases().items()):
+        for name, (status, codes, field) in sorted(harness.bad_fixture_cases().items()):
             with self.subTest(fixture=name):
                 raw = (harness.FIXTURES / "bad" / name).read_bytes()
                 answer, record = self.post_rejected(raw, status, codes)

@@ -33,27 +33,10 @@ def key(*parts):
     return ":".join((PREFIX,) + parts)
 
 
-def rfc3339_ms(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
-
-
-def make_envelope(event_type, item, ticket_id=None, delivery="0" * 32, received_at=None, community="worker-test",
-                  index=0, count=1):
-    """(envelope bytes, id) exactly as the handler's make_envelope writes them."""
-    received_at = received_at or rfc3339_ms(time.time())
-    ticket = b"null" if ticket_id is None else str(ticket_id).encode()
-    event_id = harness.event_id(event_type, ticket_id, item)
-    raw = (b'{"id":"%s","delivery":%s,"received_at":%s,"community":%s,"event_type":%s,"ticket_id":%s,'
-           b'"index":%d,"count":%d,"event":%s}') % (
-        event_id.encode(), json.dumps(delivery).encode(), json.dumps(received_at).encode(),
-        json.dumps(community).encode(), json.dumps(event_type).encode(), ticket, index, count, item)
-    return raw, event_id
-
-
 def numbered_envelope(event_type, n):
     """A small distinct event: envelope bytes and id."""
     item = b'{"Seq": %d, "Text": "event \\u00e6 %d"}' % (n, n)
-    return make_envelope(event_type, item, ticket_id=100000 + n, delivery="%032x" % n)
+    return harness.make_envelope(event_type, item, ticket_id=100000 + n, delivery="%032x" % n)
 
 
 class RedisServer:
@@ -263,12 +246,12 @@ class CommandInterface(WorkerTest):
         command = (f'cat > {out}/"$BOARDHOOK_EVENT_ID".stdin && '
                    f'env | grep ^BOARDHOOK_ > {out}/"$BOARDHOOK_EVENT_ID".env')
         worker = self.start_worker("--type", f"ticket_status_change={command}", "--type", f"note.v2={command}")
-        with_ticket, with_ticket_id = make_envelope("ticket_status_change", b'{"A": [1, 2, {"b": "\\"c\\""}]}',
+        with_ticket, with_ticket_id = harness.make_envelope("ticket_status_change", b'{"A": [1, 2, {"b": "\\"c\\""}]}',
                                                     ticket_id=9051377, delivery="4f6c" * 8)
-        without_ticket, without_ticket_id = make_envelope("note.v2", b'{"NoteId": 7}', ticket_id=None,
+        without_ticket, without_ticket_id = harness.make_envelope("note.v2", b'{"NoteId": 7}', ticket_id=None,
                                                           delivery="ab" * 16)
         # A large envelope: more than a pipe buffer, so stdin is written in several pieces.
-        big, big_id = make_envelope("ticket_status_change", b'{"Blob": "%s"}' % (b"x" * 300000), ticket_id=5)
+        big, big_id = harness.make_envelope("ticket_status_change", b'{"Blob": "%s"}' % (b"x" * 300000), ticket_id=5)
         self.push("ticket_status_change", [with_ticket, big])
         self.push("note.v2", [without_ticket])
         self.until(lambda: self.counter("done:ticket_status_change") == 2 and self.counter("done:note.v2") == 1,
