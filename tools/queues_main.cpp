@@ -492,7 +492,7 @@ int Tool::replay_rejected() {
       const std::string reason = decision.response.status == 200 ? "it holds no events" : decision.response.body;
       throw Failure{exit_nothing, "request " + options_.id + " is still refused: " + reason};
     }
-    io::Transaction transaction = io::transaction_for(*decision.store);
+    core::Transaction transaction = core::transaction_for(*decision.store);
     transaction.commands.push_back({"LREM", rejected_list, "1", record});
     std::string error;
     if (!redis_.run_transaction(transaction.commands, error)) throw Failure{exit_redis, "redis: " + error};

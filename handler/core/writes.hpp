@@ -2,8 +2,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/spool_record.hpp"
@@ -25,6 +28,37 @@ struct KeepRejected {
   std::string record;
   std::size_t keep = 0;  // LTRIM to this many
 };
+
+// One Redis command: its arguments, pointing into strings that outlive it.
+using RedisCommand = std::vector<std::string_view>;
+
+// A transaction's commands and the strings they point into that nothing else owns.
+struct Transaction {
+  std::deque<std::string> owned;  // a deque: growing it never moves what commands point at
+  std::vector<RedisCommand> commands;
+};
+
+// The commands of one notification's transaction (LPUSH, SADD, HINCRBY), and of keeping a
+// rejected body (LPUSH, LTRIM). They point into `store` / `reject`, which must outlive them.
+Transaction transaction_for(const StoreEvents& store);
+Transaction transaction_for(const KeepRejected& reject);
+
+// The events of several concurrent requests in one MULTI/EXEC. Requests with the same queue
+// share one LPUSH (their envelopes in request order, so each queue receives them in the
+// order the requests were taken), one SADD and one HINCRBY: a batch of n requests of one
+// type costs Redis three commands, not 3n. A request is stored when every command of its
+// group succeeded; the groups are independent, so an error in one (a key of the wrong type)
+// fails only the requests of that queue.
+struct BatchTransaction {
+  Transaction transaction;
+  struct Group {
+    std::size_t first_command = 0;  // commands [first_command, end_command) of the transaction
+    std::size_t end_command = 0;
+  };
+  std::vector<Group> groups;
+  std::vector<std::size_t> group_of_request;  // index into groups, per request in order
+};
+BatchTransaction batch_transaction_for(std::span<const StoreEvents* const> stores);
 
 SpoolRecord to_spool_record(const StoreEvents& store, std::int64_t now_ms);
 SpoolRecord to_spool_record(const KeepRejected& reject, std::int64_t now_ms);

@@ -184,7 +184,7 @@ void handle(FCGX_Request& fcgi_request, Context& context) {
   if (decision.store) {
     std::string error;
     const auto started = std::chrono::steady_clock::now();
-    const io::StoreOutcome outcome = context.store.store_events(context.redis, *decision.store, request.received_at_ms, error);
+    const io::StoreOutcome outcome = context.store.store_events(*decision.store, request.received_at_ms, error);
     const std::uint64_t events = decision.store->envelopes.size();
     switch (outcome) {
       case io::StoreOutcome::in_redis:

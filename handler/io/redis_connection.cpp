@@ -151,7 +151,7 @@ Reply Connection::call(const Command& command, std::string& error) {
   return reply;
 }
 
-Reply Connection::call_transaction(const std::vector<Command>& commands, std::string& error) {
+Reply Connection::call_transaction_replies(const std::vector<Command>& commands, std::string& error) {
   if (context_ != nullptr && is_stale()) drop();
   if (context_ == nullptr && !connect(error)) return nullptr;
   // A policy changed with CONFIG SET is noticed within a minute, not only at reconnect.
@@ -189,10 +189,16 @@ Reply Connection::call_transaction(const std::vector<Command>& commands, std::st
     error = reply_text(*exec);
     return nullptr;
   }
-  if (exec->type != REDIS_REPLY_ARRAY) {
+  if (exec->type != REDIS_REPLY_ARRAY || exec->elements != commands.size()) {
     error = "EXEC was aborted";
     return nullptr;
   }
+  return exec;
+}
+
+Reply Connection::call_transaction(const std::vector<Command>& commands, std::string& error) {
+  Reply exec = call_transaction_replies(commands, error);
+  if (!exec) return nullptr;
   for (std::size_t i = 0; i < exec->elements; ++i) {
     if (is_error(exec->element[i])) {
       error = reply_text(*exec->element[i]);

@@ -12,10 +12,11 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/writes.hpp"
 
 namespace boardhook::redis {
 
-using Command = std::vector<std::string_view>;
+using Command = core::RedisCommand;
 
 struct ReplyDeleter {
   void operator()(redisReply* reply) const { freeReplyObject(reply); }
@@ -52,6 +53,13 @@ class Connection {
   // Runs several commands inside MULTI/EXEC and returns EXEC's reply array; nullptr with
   // `error` set on any failure.
   Reply call_transaction(const std::vector<Command>& commands, std::string& error);
+
+  // As call_transaction, but an error reply of a command inside EXEC is returned in the
+  // array rather than failing the call: for batches whose commands succeed or fail apart.
+  // nullptr only when EXEC did not run every command (I/O error, a command refused when
+  // queued, EXECABORT): then none of them ran, or the connection failed and their fate is
+  // unknown.
+  Reply call_transaction_replies(const std::vector<Command>& commands, std::string& error);
 
   bool is_connected() const { return context_ != nullptr; }
 

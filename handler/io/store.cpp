@@ -27,44 +27,25 @@ std::string describe_status(const spool::SpoolStatus& status) {
 
 }  // namespace
 
-Transaction transaction_for(const core::StoreEvents& store) {
-  Transaction transaction;
-  const std::string& field = transaction.owned.emplace_back(core::counter_field("queued", store.event_type));
-  const std::string& count = transaction.owned.emplace_back(std::to_string(store.envelopes.size()));
-  redis::Command push{"LPUSH", store.queue_key};
-  for (const std::string& envelope : store.envelopes) push.push_back(envelope);
-  transaction.commands = {std::move(push), {"SADD", store.event_types_key, store.event_type},
-                          {"HINCRBY", store.counters_key, field, count}};
-  return transaction;
-}
-
-Transaction transaction_for(const core::KeepRejected& reject) {
-  Transaction transaction;
-  const std::string& last_index = transaction.owned.emplace_back(std::to_string(static_cast<long long>(reject.keep) - 1));
-  transaction.commands = {{"LPUSH", reject.rejected_key, reject.record}, {"LTRIM", reject.rejected_key, "0", last_index}};
-  return transaction;
-}
-
 bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& record, std::string& error) {
-  if (const auto store = core::store_events_from(record)) return redis.run_transaction(transaction_for(*store).commands, error);
-  if (const auto reject = core::keep_rejected_from(record)) return redis.run_transaction(transaction_for(*reject).commands, error);
+  if (const auto store = core::store_events_from(record)) return redis.run_transaction(core::transaction_for(*store).commands, error);
+  if (const auto reject = core::keep_rejected_from(record)) return redis.run_transaction(core::transaction_for(*reject).commands, error);
   // A record with a valid checksum but a shape we do not know: keep it for a newer build.
   error = "spool record of unknown kind " + std::to_string(static_cast<int>(record.kind));
   return false;
 }
 
 EventStore::EventStore(const core::Config& config, spool::Spool* spool, std::function<void(std::size_t)> on_drained)
-    : config_(config), spool_(spool), on_drained_(std::move(on_drained)) {}
+    : config_(config), spool_(spool), batcher_(config.redis, config.redis_timeout_ms), on_drained_(std::move(on_drained)) {}
 
 EventStore::~EventStore() { stop_drainer(); }
 
-StoreOutcome EventStore::store_events(redis::Connection& redis, const core::StoreEvents& store, std::int64_t now,
-                                      std::string& error) {
+StoreOutcome EventStore::store_events(const core::StoreEvents& store, std::int64_t now, std::string& error) {
   static LogThrottle redis_failure_throttle;
   // While older events wait in the spool, newer ones queue up behind them there.
   const bool behind_backlog = spool_ != nullptr && spool_->has_backlog();
   if (!behind_backlog) {
-    if (redis.run_transaction(transaction_for(store).commands, error)) return StoreOutcome::in_redis;
+    if (batcher_.write(store, error)) return StoreOutcome::in_redis;
     if (redis_failure_throttle.should_log(std::chrono::seconds(10)) || spool_ == nullptr) {
       spdlog::error("redis MULTI/EXEC failed: \"{}\"; {}", error, spool_ ? "spooling to disk" : "no spool configured");
     }
@@ -79,7 +60,7 @@ StoreOutcome EventStore::store_events(redis::Connection& redis, const core::Stor
 void EventStore::keep_rejected(redis::Connection& redis, const core::KeepRejected& reject, std::int64_t now,
                                std::string_view request_id) {
   std::string error;
-  if (!(spool_ != nullptr && spool_->has_backlog()) && redis.run_transaction(transaction_for(reject).commands, error)) return;
+  if (!(spool_ != nullptr && spool_->has_backlog()) && redis.run_transaction(core::transaction_for(reject).commands, error)) return;
   std::string spool_error = "no spool configured";
   if (spool_ != nullptr && spool_->append(core::to_spool_record(reject, now), spool_error)) return;
   spdlog::error("the refused body of request {} is not kept: redis: \"{}\"; spool: \"{}\"", request_id, error, spool_error);

@@ -9,22 +9,13 @@
 
 #include "core/config.hpp"
 #include "core/writes.hpp"
+#include "io/redis_batcher.hpp"
 #include "io/redis_connection.hpp"
 #include "io/spool.hpp"
 
 namespace boardhook::io {
 
 enum class StoreOutcome { in_redis, spooled, failed };
-
-// A transaction's commands and the strings they point into that nothing else owns.
-struct Transaction {
-  std::deque<std::string> owned;  // a deque: growing it never moves what commands point at
-  std::vector<redis::Command> commands;
-};
-
-// The commands of one notification's transaction, and of keeping a rejected body.
-Transaction transaction_for(const core::StoreEvents& store);
-Transaction transaction_for(const core::KeepRejected& reject);
 
 // Delivers one spool record to Redis; the Deliver function of drain passes.
 bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& record, std::string& error);
@@ -36,10 +27,10 @@ class EventStore {
   EventStore(const core::Config& config, spool::Spool* spool, std::function<void(std::size_t)> on_drained = {});
   ~EventStore();
 
-  // Stores the events durably: in Redis, or (while the spool has a backlog, or when Redis
-  // fails) fsync'd in the spool. `failed` means neither; the caller answers 503.
-  StoreOutcome store_events(redis::Connection& redis, const core::StoreEvents& store, std::int64_t now_ms,
-                            std::string& error);
+  // Stores the events durably: in Redis (batched with other threads' writes, see
+  // RedisBatcher), or (while the spool has a backlog, or when Redis fails) fsync'd in the
+  // spool. `failed` means neither; the caller answers 503.
+  StoreOutcome store_events(const core::StoreEvents& store, std::int64_t now_ms, std::string& error);
   // Keeps a refused body in the rejected list (or the spool); failures are only logged.
   void keep_rejected(redis::Connection& redis, const core::KeepRejected& reject, std::int64_t now_ms,
                      std::string_view request_id);
@@ -53,6 +44,7 @@ class EventStore {
 
   const core::Config& config_;
   spool::Spool* spool_;
+  RedisBatcher batcher_;
   std::function<void(std::size_t)> on_drained_;
   std::thread drainer_;
   std::mutex mutex_;

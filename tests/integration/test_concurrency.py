@@ -1,6 +1,9 @@
-"""test_concurrency.py -- 100 simultaneous POSTs store exactly 100 distinct events; SIGTERM then stops cleanly."""
+"""test_concurrency.py -- 100 simultaneous POSTs store exactly 100 distinct events; SIGTERM then stops cleanly.
+Concurrent writes share MULTI/EXEC batches, and a failing queue fails only its own requests."""
 import json
+import signal
 import threading
+import time
 
 import harness
 
@@ -45,6 +48,84 @@ class Concurrency(harness.StackTest):
 
         # nginx still holds kept connections to the handler: SIGTERM must stop it all the same.
         self.assertEqual(self.stack.handler.stop(timeout=10), 0, "handler did not exit 0 on SIGTERM")
+
+
+def post_all(stack, bodies):
+    """POSTs every body at once, one thread each; returns the answers (or exceptions) in order."""
+    answers = [None] * len(bodies)
+
+    def client(n):
+        try:
+            answers[n] = stack.post(bodies[n], timeout=60)
+        except Exception as error:   # recorded, reported by the caller
+            answers[n] = error
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(len(bodies))]
+    for t in threads:
+        t.start()
+    return threads, answers
+
+
+def exec_calls(stack):
+    """How many EXEC commands Redis has run since its start (INFO commandstats)."""
+    info = stack.redis_cmd("INFO", "commandstats").decode()
+    for line in info.splitlines():
+        if line.startswith("cmdstat_exec:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+class Batching(harness.StackTest):
+    # Redis is held still for a second below; the handler must wait for it, not give up.
+    stack_options = {"handler_env": {"BOARDHOOK_REDIS_TIMEOUT_MS": "8000"}}
+    REQUESTS = 20
+
+    def hold_redis_while_posting(self, bodies):
+        """POSTs `bodies` while Redis is stopped, so that they pile up behind the first write,
+        then lets Redis go on; returns the answers."""
+        self.stack.redis.signal(signal.SIGSTOP)
+        try:
+            threads, answers = post_all(self.stack, bodies)
+            time.sleep(2)   # every request reaches the handler and waits for the write in progress
+        finally:
+            self.stack.redis.signal(signal.SIGCONT)
+        for t in threads:
+            t.join()
+        return answers
+
+    def test_concurrent_writes_share_a_transaction(self):
+        before = exec_calls(self.stack)
+        bodies = [notification(1000 + n)[1] for n in range(self.REQUESTS)]
+        answers = self.hold_redis_while_posting(bodies)
+        self.assertEqual([getattr(a, "status", str(a)) for a in answers], [200] * self.REQUESTS, self.why())
+        # One MULTI/EXEC was under way when Redis stopped; the 19 or so writes that arrived
+        # meanwhile go in the next one (a third if a request came late). One each would be 20.
+        self.assertLessEqual(exec_calls(self.stack) - before, 3, "writes were not batched")
+        stored = [json.loads(e) for e in
+                  self.stack.redis_cmd("LRANGE", self.stack.queue_key("note_deletion"), 0, -1)]
+        self.assertEqual(sorted(e["ticket_id"] for e in stored if 1000 <= e["ticket_id"] < 2000),
+                         [1000 + n for n in range(self.REQUESTS)])
+        self.assertEqual({e["delivery"] for e in stored if 1000 <= e["ticket_id"] < 2000}, {a.request_id for a in answers})
+
+    def test_a_failing_queue_fails_only_its_requests_in_a_shared_batch(self):
+        # A key of the wrong type makes LPUSH to that queue fail inside EXEC (WRONGTYPE).
+        broken_type = "broken_queue"
+        self.stack.redis_cmd("SET", self.stack.queue_key(broken_type), "not a list")
+        good = [notification(2000 + n)[1] for n in range(8)]
+        broken = [b'{"CommunityName":"load","EventType":"%s","TicketId":%d,"Events":[{"n":%d}]}'
+                  % (broken_type.encode(), 3000 + n, n) for n in range(8)]
+        before = exec_calls(self.stack)
+        answers = self.hold_redis_while_posting([b for pair in zip(good, broken) for b in pair])
+        self.assertLessEqual(exec_calls(self.stack) - before, 3, "writes were not batched")
+        statuses = [getattr(a, "status", str(a)) for a in answers]
+        # No spool here: the broken queue's requests are 503, the others in the same batches 200.
+        self.assertEqual(statuses[0::2], [200] * 8, self.why())
+        self.assertEqual(statuses[1::2], [503] * 8, self.why())
+        stored = [json.loads(e) for e in
+                  self.stack.redis_cmd("LRANGE", self.stack.queue_key("note_deletion"), 0, -1)]
+        self.assertEqual(sorted(e["ticket_id"] for e in stored if 2000 <= e["ticket_id"] < 3000),
+                         [2000 + n for n in range(8)])
+        self.assertEqual(self.stack.redis_cmd("GET", self.stack.queue_key(broken_type)), b"not a list")
+        self.assertIn("WRONGTYPE", self.stack.handler_log())
 
 
 if __name__ == "__main__":
