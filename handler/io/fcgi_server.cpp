@@ -3,7 +3,7 @@
 
 #include <fcgiapp.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -244,7 +244,7 @@ int open_listener(const std::string& listen, int inherited_fd) {
 Server::Server(std::shared_ptr<const core::Config> config, int listen_fd, io::EventStore& store,
                io::MetricsRegistry& metrics, spool::Spool* spool)
     : config_(std::move(config)), listen_fd_(listen_fd), store_(store), metrics_(metrics), spool_(spool) {
-  // Threads wait for new connections in poll() rather than in accept(), so that a stop can
+  // Threads wait for new connections in epoll_wait() rather than in accept(), so that a stop can
   // wake them without touching the shared socket; accept() then must not block.
   fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -266,7 +266,7 @@ void Server::start() {
 
 void Server::stop_accepting() {
   stopping_ = true;
-  // The eventfd stays readable, so every thread in poll() wakes now or at its next poll.
+  // The eventfd stays readable, so every thread in epoll_wait() wakes now or at its next wait.
   // FCGX_ShutdownPending() is not used: it makes libfcgi's reads return end-of-file, which
   // would cut off the body of a request that is being served.
   const std::uint64_t one = 1;
@@ -294,22 +294,42 @@ bool Server::wait_until_stopped(std::chrono::milliseconds grace) {
 void Server::serve(Slot& slot) {
   FCGX_Request request;
   FCGX_InitRequest(&request, listen_fd_, 0);
-  const std::shared_ptr<const core::Config> initial = config_.load();
-  redis::Connection redis(initial->redis, initial->redis_timeout_ms);
+  std::uint64_t config_seen = config_generation_.load();
+  std::shared_ptr<const core::Config> config = config_.load();
+  redis::Connection redis(config->redis, config->redis_timeout_ms);
   std::string body;
+  // Each thread waits for a new connection in its own epoll set, the listening socket in it
+  // with EPOLLEXCLUSIVE: a new connection wakes one waiting thread, not all of them. (With
+  // poll() every idle thread woke for each connection nginx opened, and with many threads
+  // and nginx opening connections beyond its keepalive pool that herd took the CPU.) The
+  // eventfd, not exclusive, wakes them all for the stop.
+  const int waiter = epoll_create1(EPOLL_CLOEXEC);
+  epoll_event listen_event{EPOLLIN | EPOLLEXCLUSIVE, {.fd = listen_fd_}};
+  epoll_event wake_event{EPOLLIN, {.fd = wake_fd_}};
+  if (waiter < 0 || epoll_ctl(waiter, EPOLL_CTL_ADD, listen_fd_, &listen_event) != 0 ||
+      epoll_ctl(waiter, EPOLL_CTL_ADD, wake_fd_, &wake_event) != 0) {
+    // Out of descriptors at start-up: a process short of threads would look healthy while
+    // serving less; ending it lets the supervisor (or systemd) start a whole one.
+    spdlog::critical("cannot wait for FastCGI connections: epoll: \"{}\"", std::strerror(errno));
+    spdlog::default_logger()->flush();
+    std::abort();
+  }
   while (!stopping_) {
     if (request.ipcFd >= 0) {
       slot.idle_fd = request.ipcFd;  // between requests on a kept connection: libfcgi reads it
     } else {
       // No connection: wait until one can be accepted, or until the stop.
-      pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      if (poll(fds, 2, -1) < 0 && errno != EINTR) {
-        spdlog::error("poll on the FastCGI socket failed: \"{}\"; retrying in 100 ms", std::strerror(errno));
+      epoll_event ready[2];
+      const int count = epoll_wait(waiter, ready, 2, -1);
+      if (count < 0 && errno != EINTR) {
+        spdlog::error("epoll_wait for the FastCGI socket failed: \"{}\"; retrying in 100 ms", std::strerror(errno));
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
       }
       if (stopping_) break;
-      if ((fds[0].revents & POLLIN) == 0) continue;
+      bool can_accept = false;
+      for (int i = 0; i < count; ++i) can_accept = can_accept || ready[i].data.fd == listen_fd_;
+      if (!can_accept) continue;
     }
     const int status = FCGX_Accept_r(&request);
     slot.idle_fd.exchange(-1);
@@ -321,7 +341,10 @@ void Server::serve(Slot& slot) {
       continue;
     }
     ++in_flight_;
-    const std::shared_ptr<const core::Config> config = config_.load();
+    if (const std::uint64_t generation = config_generation_.load(); generation != config_seen) {
+      config_seen = generation;
+      config = config_.load();
+    }
     Context context{*config, store_, metrics_, spool_, redis, body};
     handle(request, context);
     // While stopping, the connection is closed after this answer, so nginx sends no more on it.
@@ -332,6 +355,7 @@ void Server::serve(Slot& slot) {
     if (body.capacity() > 1024 * 1024) std::string().swap(body);
   }
   FCGX_Free(&request, 1);
+  close(waiter);
   --running_threads_;
 }
 

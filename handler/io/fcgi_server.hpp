@@ -1,6 +1,7 @@
 // fcgi_server.hpp -- the FastCGI edge: threads that accept requests, call decide(), store, answer.
 #pragma once
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -29,7 +30,10 @@ class Server {
   // its own Redis connection, so no lock is taken on the request path.
   void start();
   // New requests see `config` from now on (SIGHUP: a rotated token).
-  void replace_config(std::shared_ptr<const core::Config> config) { config_.store(std::move(config)); }
+  void replace_config(std::shared_ptr<const core::Config> config) {
+    config_.store(std::move(config));
+    ++config_generation_;
+  }
   // Stops accepting: threads waiting for a connection are woken and end, idle kept
   // connections are closed, and one whose request is being served is closed right after its
   // answer. The listening socket itself is left alone: other processes (--processes, or the
@@ -47,6 +51,10 @@ class Server {
   void serve(Slot& slot);
 
   std::atomic<std::shared_ptr<const core::Config>> config_;
+  // Bumped by replace_config. Threads keep their own copy of the configuration and reload it
+  // only when this moved: loading the atomic shared_ptr takes its lock and touches its
+  // reference count, a cache line every thread would otherwise fight over on each request.
+  std::atomic<std::uint64_t> config_generation_{0};
   int listen_fd_;
   int wake_fd_ = -1;  // eventfd, readable once stopping
   io::EventStore& store_;
