@@ -3,9 +3,12 @@
 
 #include <boost/json.hpp>
 #include <cstdint>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/base64.hpp"
 #include "core/json_escape.hpp"
@@ -25,6 +28,28 @@ std::string parse_json_string(const std::string& literal) {
   REQUIRE_FALSE(ec);
   REQUIRE(value.is_string());
   return std::string(value.get_string());
+}
+
+// The digest of `message` by `implementation`, which the test must have checked is supported.
+std::string sha256_hex_with(Sha256::Implementation implementation, std::string_view message) {
+  Sha256 hash(implementation);
+  REQUIRE(hash.implementation() == implementation);
+  hash.update(message);
+  return hash.hex_digest();
+}
+
+// Bytes of every value in no pattern a block boundary could line up with (xorshift32), so a
+// misplaced word or lane shows in the digest.
+std::string pseudo_random_bytes(std::size_t size) {
+  std::string bytes(size, '\0');
+  std::uint32_t x = 2463534242;
+  for (char& byte : bytes) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    byte = static_cast<char>(x >> 24);
+  }
+  return bytes;
 }
 
 }  // namespace
@@ -241,6 +266,66 @@ TEST_CASE("SHA-256 digest returns the raw bytes of the hex digest") {
   CHECK(digest[0] == 0xba);
   CHECK(digest[1] == 0x78);
   CHECK(digest[31] == 0xad);
+}
+
+TEST_CASE("the portable SHA-256 matches the FIPS 180-4 vectors") {
+  const std::pair<std::string, const char*> vectors[] = {
+      {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+      {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+      {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+      {std::string(1'000'000, 'a'), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
+  };
+  for (const auto& [message, expected] : vectors) {
+    INFO("message of " << message.size() << " bytes");
+    CHECK(sha256_hex_with(Sha256::Implementation::portable, message) == expected);
+  }
+}
+
+TEST_CASE("the default SHA-256 uses the x86 SHA extensions when the CPU has them") {
+  const bool has_extensions = Sha256::is_supported(Sha256::Implementation::x86_sha_extensions);
+  if (!has_extensions) WARN("this CPU or build has no x86 SHA extensions: the portable SHA-256 is the default");
+  CHECK(Sha256().implementation() ==
+        (has_extensions ? Sha256::Implementation::x86_sha_extensions : Sha256::Implementation::portable));
+  CHECK(Sha256(Sha256::Implementation::portable).implementation() == Sha256::Implementation::portable);
+}
+
+TEST_CASE("the x86 SHA extensions and the portable SHA-256 agree on every length from 0 to 300 and on longer messages") {
+  if (!Sha256::is_supported(Sha256::Implementation::x86_sha_extensions)) {
+    WARN("not tested: this CPU or build has no x86 SHA extensions");
+    return;
+  }
+  const std::string bytes = pseudo_random_bytes(70'000);
+  std::vector<std::size_t> lengths(301);
+  std::iota(lengths.begin(), lengths.end(), 0);
+  lengths.insert(lengths.end(), {511, 512, 513, 1000, 4096, 4097, 65'536 + 17, bytes.size()});
+  for (const std::size_t length : lengths) {
+    INFO("length " << length);
+    const std::string_view message = std::string_view(bytes).substr(0, length);
+    CHECK(sha256_hex_with(Sha256::Implementation::x86_sha_extensions, message) ==
+          sha256_hex_with(Sha256::Implementation::portable, message));
+  }
+}
+
+TEST_CASE("both SHA-256 implementations give the same digest however a 200-byte message is split") {
+  const std::string message = pseudo_random_bytes(200);
+  const std::string whole = sha256_hex_with(Sha256::Implementation::portable, message);
+  std::vector<Sha256::Implementation> implementations = {Sha256::Implementation::portable};
+  if (Sha256::is_supported(Sha256::Implementation::x86_sha_extensions)) {
+    implementations.push_back(Sha256::Implementation::x86_sha_extensions);
+  } else {
+    WARN("only the portable SHA-256 tested: this CPU or build has no x86 SHA extensions");
+  }
+  for (const auto implementation : implementations) {
+    for (std::size_t split = 0; split <= message.size(); ++split) {
+      INFO("implementation " << static_cast<int>(implementation) << ", split at " << split);
+      Sha256 hash(implementation);
+      REQUIRE(hash.implementation() == implementation);
+      hash.update(std::string_view(message).substr(0, split));
+      hash.update(std::string_view(message).substr(split));
+      CHECK(hash.hex_digest() == whole);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- RFC 3339
