@@ -248,6 +248,7 @@ class Bench:
                    BOARDHOOK_THREADS=str(self.args.handler_threads),
                    BOARDHOOK_SPOOL_DIR=str(self.dir / "spool"),
                    BOARDHOOK_LOG_LEVEL=self.args.log_level)
+        env.update(setting.split("=", 1) for setting in self.args.handler_env)
         return env
 
     def start_handler(self):
@@ -323,6 +324,12 @@ class Bench:
             return harness.Response(r.status, r.headers, r.read(), 0)
         finally:
             conn.close()
+
+    def redis_batches(self):
+        """boardhook's counts of MULTI/EXEC batches and the requests they carried (/metrics)."""
+        text = self.request("GET", "/metrics").body.decode()
+        return (harness.metric(text, "boardhook_redis_batches_total"),
+                harness.metric(text, "boardhook_redis_batched_requests_total"))
 
     def stored(self, target):
         redis = TARGETS[target]["redis"]
@@ -553,10 +560,14 @@ def run_cell(bench, target, request, connections, seconds, mode="normal", rss_in
     app = TARGETS[target]["app"]
     sampler = RssSampler([pid for name in ("handler", "noop", "node") for pid in groups.get(name, [])], rss_interval)
     sampler.start()
+    batches_before = bench.redis_batches() if spooling and mode == "normal" else None
     cpu_before, host_before = bench.cpu_snapshot(), host_cpu()
     result = run_wrk(bench, target, request, connections, seconds)
     cpu_after, host_after = bench.cpu_snapshot(), host_cpu()
     sampler.finish()
+    if batches_before:
+        batches, requests = (after - before for after, before in zip(bench.redis_batches(), batches_before))
+        result["mean_batch"] = requests / batches if batches else 0.0
 
     # What the handler answered 200 for but had put in its spool (all of it with Redis stopped;
     # with Redis up, whatever a slow or failed MULTI/EXEC sent there) is counted once drained.
@@ -702,7 +713,8 @@ def report(args, info, matrix, spool_pair, rss, soak, out):
         lines.append(f"| {r['request']} | {r['connections']} | {TARGETS[r['target']]['label']} | {r['rps']:.0f}{rounds} | "
                      f"{ms(r['p50_us'])} | {ms(r['p99_us'])} | {ms(r['p999_us'])} | {r['status_errors']} | "
                      f"{r['socket_errors']} | {r['acknowledged']} | {r.get('stored', '')} | {r.get('check', '')}"
-                     + (f", {r['in_spool_at_end']} were in the spool at the end" if r.get("in_spool_at_end") else "") + " |")
+                     + (f", {r['in_spool_at_end']} were in the spool at the end" if r.get("in_spool_at_end") else "")
+                     + (f"; {r['mean_batch']:.1f} POSTs per MULTI/EXEC" if r.get("mean_batch") else "") + " |")
     lines += [
         "",
         "## CPU per request and memory",
@@ -884,6 +896,8 @@ def parse_args(argv):
                    help="boardhook-handler --processes (the systemd unit's 2; 0: a single process, no supervisor)")
     p.add_argument("--handler-threads", type=int, default=32, help="BOARDHOOK_THREADS, also the no-op's")
     p.add_argument("--log-level", default="info", help="BOARDHOOK_LOG_LEVEL (the shipped info)")
+    p.add_argument("--handler-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="another setting for boardhook-handler, e.g. BOARDHOOK_REDIS_BATCH_WAIT_US=0 (repeatable)")
     p.add_argument("--node-processes", type=int, default=1, help="node:cluster workers of the peer")
     p.add_argument("--nginx-workers", type=int, default=2, help="nginx worker_processes")
     p.add_argument("--transport", choices=["unix", "tcp"], default="unix",

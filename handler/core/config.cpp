@@ -134,6 +134,13 @@ constexpr Setting settings[] = {
        c.redis_timeout_ms = *ms;
        return nullptr;
      }},
+    {"BOARDHOOK_REDIS_BATCH_WAIT_US",
+     [](Config& c, std::string_view v) -> const char* {
+       const auto us = parse_integer<int>(v);
+       if (!us || *us < 0 || *us > 100'000) return "must be an integer from 0 to 100000 (microseconds)";
+       c.redis_batch_wait_us = *us;
+       return nullptr;
+     }},
     {"BOARDHOOK_REJECTED_KEEP",
      [](Config& c, std::string_view v) -> const char* {
        const auto keep = parse_integer<std::size_t>(v);
@@ -324,6 +331,7 @@ std::string describe(const Config& config) {
   return "listen=" + (config.listen.empty() ? std::string("fd:0") : config.listen) + " redis=" + redis +
          " prefix=" + config.queue_prefix + " max_body_bytes=" + std::to_string(config.max_body_bytes) +
          " redis_timeout_ms=" + std::to_string(config.redis_timeout_ms) +
+         " redis_batch_wait_us=" + std::to_string(config.redis_batch_wait_us) +
          " rejected_keep=" + std::to_string(config.rejected_keep) + " threads=" + std::to_string(config.threads) +
          " spool=" + (config.spool_dir.empty() ? std::string("off") : config.spool_dir) +
          " spool_max_bytes=" + std::to_string(config.spool_max_bytes) +

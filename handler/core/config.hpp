@@ -29,6 +29,7 @@ struct Config {
   std::string queue_prefix = "boardhook";
   std::size_t max_body_bytes = 4 * 1024 * 1024;
   int redis_timeout_ms = 2000;
+  int redis_batch_wait_us = 1000;           // longest a batch waits for writes being prepared; 0: never
   std::size_t rejected_keep = 1000;
   std::string listen;                       // "unix:/path", "host:port"; empty = socket on fd 0
   int threads = 32;

@@ -42,6 +42,8 @@ struct MetricsSnapshot {
   std::array<std::uint64_t, redis_latency_bounds.size() + 1> redis_write_buckets{};  // not cumulative
   std::uint64_t redis_write_microseconds = 0;
   std::uint64_t redis_write_failures = 0;
+  std::uint64_t redis_batches = 0;           // MULTI/EXEC transactions of request writes
+  std::uint64_t redis_batched_requests = 0;  // requests they carried (mean batch = this / batches)
   std::array<std::uint64_t, metric_refusals.size()> refused{};
   std::optional<SpoolGauge> spool;  // none when no spool is configured
 };

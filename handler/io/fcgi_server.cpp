@@ -155,6 +155,12 @@ void handle(FCGX_Request& fcgi_request, Context& context) {
   std::string generated_id;
   request.request_id = param(fcgi_request, "REQUEST_ID");
   if (!is_sane_request_id(request.request_id)) request.request_id = generated_id = make_request_id();
+  // nginx names the route in each location; the webhook path itself is the operator's choice.
+  const std::string_view route = param(fcgi_request, "BOARDHOOK_ROUTE");
+  const bool is_probe = route == "healthz" || route == "metrics";
+  // A webhook POST will most likely write: a Redis batch about to go may wait for it.
+  io::RedisBatcher::Announcement announcement;
+  if (!is_probe && request.method == "POST") announcement = context.store.announce_write();
 
   const auto declared = parse_length(param(fcgi_request, "CONTENT_LENGTH"));
   const bool is_oversized = declared && *declared > config.max_body_bytes;
@@ -168,9 +174,7 @@ void handle(FCGX_Request& fcgi_request, Context& context) {
   request.body = body;
   request.body_bytes = std::max(observed, declared.value_or(0));
 
-  // nginx names the route in each location; the webhook path itself is the operator's choice.
-  const std::string_view route = param(fcgi_request, "BOARDHOOK_ROUTE");
-  if (route == "healthz" || route == "metrics") {
+  if (is_probe) {
     core::Response response = request.method != "GET" ? core::Response{405, "application/json", {{"Allow", "GET"}},
                                                                          "{\"error\":\"method_not_allowed\",\"detail\":\"GET only\"}"}
                               : route == "healthz" ? answer_health(context)
@@ -184,7 +188,7 @@ void handle(FCGX_Request& fcgi_request, Context& context) {
   if (decision.store) {
     std::string error;
     const auto started = std::chrono::steady_clock::now();
-    const io::StoreOutcome outcome = context.store.store_events(*decision.store, request.received_at_ms, error);
+    const io::StoreOutcome outcome = context.store.store_events(*decision.store, request.received_at_ms, error, announcement);
     const std::uint64_t events = decision.store->envelopes.size();
     switch (outcome) {
       case io::StoreOutcome::in_redis:
@@ -206,6 +210,7 @@ void handle(FCGX_Request& fcgi_request, Context& context) {
     }
     if (outcome != io::StoreOutcome::in_redis && !error.empty()) context.metrics.record_redis_failure();
   }
+  announcement.end();
   if (!decision.refusal.empty()) context.metrics.record_refusal(decision.refusal);
   if (decision.reject) context.store.keep_rejected(context.redis, *decision.reject, request.received_at_ms, request.request_id);
   io::log_at(decision.log_level, decision.log_message);

@@ -105,7 +105,9 @@ int serve_process(const core::Config& config, int listen_fd, io::MetricsRegistry
       return 1;
     }
   }
-  io::EventStore store(config, spool.get(), [&metrics](std::size_t records) { metrics.record_drained(records); });
+  io::EventStore store(
+      config, spool.get(), [&metrics](std::size_t records) { metrics.record_drained(records); },
+      [&metrics](std::size_t requests) { metrics.record_redis_batch(requests); });
   auto current = std::make_shared<const core::Config>(config);
   fcgi::Server server(current, listen_fd, store, metrics, spool.get());
   server.start();

@@ -51,6 +51,10 @@ void MetricsRegistry::record_stored(std::string_view event_type, std::uint64_t e
 void MetricsRegistry::record_spooled(std::uint64_t events) { spooled_.fetch_add(events, std::memory_order_relaxed); }
 void MetricsRegistry::record_drained(std::uint64_t records) { drained_.fetch_add(records, std::memory_order_relaxed); }
 void MetricsRegistry::record_redis_failure() { redis_failures_.fetch_add(1, std::memory_order_relaxed); }
+void MetricsRegistry::record_redis_batch(std::uint64_t requests) {
+  redis_batches_.fetch_add(1, std::memory_order_relaxed);
+  redis_batched_requests_.fetch_add(requests, std::memory_order_relaxed);
+}
 void MetricsRegistry::set_processes(std::uint64_t processes) { processes_.store(processes); }
 
 void MetricsRegistry::record_redis_write(std::uint64_t microseconds) {
@@ -78,6 +82,8 @@ core::MetricsSnapshot MetricsRegistry::snapshot() const {
   for (std::size_t i = 0; i < s.redis_write_buckets.size(); ++i) s.redis_write_buckets[i] = latency_buckets_[i].load();
   s.redis_write_microseconds = latency_microseconds_.load();
   s.redis_write_failures = redis_failures_.load();
+  s.redis_batches = redis_batches_.load();
+  s.redis_batched_requests = redis_batched_requests_.load();
   for (std::size_t i = 0; i < core::metric_refusals.size(); ++i) s.refused[i] = refused_[i].load();
   return s;
 }

@@ -20,6 +20,7 @@ class MetricsRegistry {
   void record_drained(std::uint64_t records);
   void record_redis_write(std::uint64_t microseconds);
   void record_redis_failure();
+  void record_redis_batch(std::uint64_t requests);
   void record_refusal(std::string_view code);
   void set_processes(std::uint64_t processes);
 
@@ -48,6 +49,8 @@ class MetricsRegistry {
   std::atomic<std::uint64_t> latency_buckets_[core::redis_latency_bounds.size() + 1];
   std::atomic<std::uint64_t> latency_microseconds_{0};
   std::atomic<std::uint64_t> redis_failures_{0};
+  std::atomic<std::uint64_t> redis_batches_{0};
+  std::atomic<std::uint64_t> redis_batched_requests_{0};
   std::atomic<std::uint64_t> refused_[core::metric_refusals.size()];
 };
 

@@ -15,14 +15,43 @@ std::size_t envelope_bytes(const core::StoreEvents& store) {
 
 }  // namespace
 
-RedisBatcher::RedisBatcher(const core::RedisEndpoint& endpoint, int timeout_ms, std::size_t max_requests,
-                           std::size_t max_bytes)
-    : max_requests_(std::max<std::size_t>(max_requests, 1)), max_bytes_(max_bytes), connection_(endpoint, timeout_ms) {}
+RedisBatcher::RedisBatcher(const core::RedisEndpoint& endpoint, int timeout_ms, std::chrono::microseconds batch_wait,
+                           std::function<void(std::size_t)> on_batch, std::size_t max_requests, std::size_t max_bytes)
+    : batch_wait_(batch_wait),
+      on_batch_(std::move(on_batch)),
+      max_requests_(std::max<std::size_t>(max_requests, 1)),
+      max_bytes_(max_bytes),
+      connection_(endpoint, timeout_ms) {}
 
-bool RedisBatcher::write(const core::StoreEvents& store, std::string& error) {
+RedisBatcher::Announcement RedisBatcher::announce() {
+  // Without a wait nobody would look at announcements: spare the lock.
+  if (batch_wait_.count() == 0) return Announcement();
+  std::lock_guard lock(mutex_);
+  ++announced_;
+  return Announcement(this);
+}
+
+void RedisBatcher::Announcement::end() {
+  if (batcher_ == nullptr) return;
+  std::lock_guard lock(batcher_->mutex_);
+  --batcher_->announced_;
+  batcher_->wake_leader_if_complete();
+  batcher_ = nullptr;
+}
+
+void RedisBatcher::wake_leader_if_complete() {
+  if (leader_waiting_ && batch_is_complete()) leader_wake_.notify_one();
+}
+
+bool RedisBatcher::write(const core::StoreEvents& store, std::string& error, Announcement& announcement) {
   Pending mine{&store, {}, false, false, {}};
   std::unique_lock lock(mutex_);
   waiting_.push_back(&mine);
+  if (announcement.batcher_ == this) {
+    announcement.batcher_ = nullptr;
+    --announced_;
+  }
+  wake_leader_if_complete();
   while (!mine.done) {
     if (leader_active_) {
       // Woken when this write is done, or when it is at the front and nobody leads.
@@ -32,12 +61,16 @@ bool RedisBatcher::write(const core::StoreEvents& store, std::string& error) {
     // Nobody is writing: this thread writes what waits, its own write among it or not (a
     // batch limit may leave it for the next round, which it then leads).
     leader_active_ = true;
+    if (!batch_is_complete() && batch_wait_.count() > 0) {
+      leader_waiting_ = true;
+      leader_wake_.wait_until(lock, std::chrono::steady_clock::now() + batch_wait_, [this] { return batch_is_complete(); });
+      leader_waiting_ = false;
+    }
     const std::vector<Pending*> batch = take_batch();
     lock.unlock();
     write_batch(batch);
+    if (on_batch_) on_batch_(batch.size());
     lock.lock();
-    ++totals_.batches;
-    totals_.requests += batch.size();
     for (Pending* pending : batch) {
       pending->done = true;
       if (pending != &mine) pending->woken.notify_one();
@@ -92,11 +125,6 @@ void RedisBatcher::write_batch(const std::vector<Pending*>& batch) {
     }
     pending.stored = exec && pending.error.empty();
   }
-}
-
-RedisBatcher::Totals RedisBatcher::totals() {
-  std::lock_guard lock(mutex_);
-  return totals_;
 }
 
 }  // namespace boardhook::io

@@ -6,17 +6,26 @@
 // writes to whichever of them is writing at the moment: one thread (the leader) sends every
 // write that is waiting as one transaction on the process's one connection, and the writes
 // that arrive meanwhile form the next batch, sent by the first of their threads as soon as the
-// leader is done. Nothing waits for a batch to fill: a lone request is written at once, and
-// under load batches grow by themselves with the time Redis takes to answer.
+// leader is done.
+//
+// A lone request is written at once. Under load, batches grow by themselves with the time
+// Redis takes to answer, and more with a short wait: a request thread announces its write as
+// soon as it starts reading a POST, and a leader that sees announced writes not yet queued
+// waits for them, at most BOARDHOOK_REDIS_BATCH_WAIT_US, before it sends. On a machine where
+// Redis shares the cores, fewer and larger transactions leave more CPU for everything else.
 //
 // A request is answered only after EXEC confirmed its group's commands (see
 // core::batch_transaction_for), exactly as before; a failed batch fails each of its requests,
 // which then go to the spool one by one.
 #pragma once
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/writes.hpp"
@@ -28,19 +37,37 @@ class RedisBatcher {
  public:
   // A batch holds at most `max_requests` requests and, unless one request alone is larger,
   // `max_bytes` of envelopes, so that one slow batch cannot hold many answers for long.
-  RedisBatcher(const core::RedisEndpoint& endpoint, int timeout_ms, std::size_t max_requests = 256,
+  // `on_batch` (may be empty) is told the size of each batch sent.
+  RedisBatcher(const core::RedisEndpoint& endpoint, int timeout_ms, std::chrono::microseconds batch_wait,
+               std::function<void(std::size_t)> on_batch = {}, std::size_t max_requests = 256,
                std::size_t max_bytes = 8 * 1024 * 1024);
 
-  // Stores `store`'s events in Redis; blocks until EXEC confirmed them (true) or the write
-  // failed (false, `error` says why). Safe to call from any number of threads.
-  bool write(const core::StoreEvents& store, std::string& error);
+  // A write this thread is about to make (its POST is being read and checked). It ends when
+  // the write joins a batch, or when destroyed (the request needed no write).
+  class Announcement {
+   public:
+    Announcement() = default;
+    Announcement(Announcement&& other) noexcept : batcher_(std::exchange(other.batcher_, nullptr)) {}
+    Announcement& operator=(Announcement&& other) noexcept {
+      if (this != &other) {
+        end();
+        batcher_ = std::exchange(other.batcher_, nullptr);
+      }
+      return *this;
+    }
+    ~Announcement() { end(); }
+    void end();
 
-  // How many batches and requests were written (for tests and the benchmark's notes).
-  struct Totals {
-    std::size_t batches = 0;
-    std::size_t requests = 0;
+   private:
+    friend class RedisBatcher;
+    explicit Announcement(RedisBatcher* batcher) : batcher_(batcher) {}
+    RedisBatcher* batcher_ = nullptr;
   };
-  Totals totals();
+  Announcement announce();
+
+  // Stores `store`'s events in Redis; blocks until EXEC confirmed them (true) or the write
+  // failed (false, `error` says why). Ends `announcement`. Safe to call from any thread.
+  bool write(const core::StoreEvents& store, std::string& error, Announcement& announcement);
 
  private:
   struct Pending {
@@ -51,19 +78,26 @@ class RedisBatcher {
     std::string error;
   };
 
+  // Called with the lock held: wakes a waiting leader once nothing more is to be expected.
+  void wake_leader_if_complete();
+  bool batch_is_complete() const { return announced_ == 0 || waiting_.size() >= max_requests_; }
   // Takes the longest allowed run of waiting writes from the front of the queue.
   std::vector<Pending*> take_batch();
   // Writes `batch` (without the lock) and fills in each one's outcome.
   void write_batch(const std::vector<Pending*>& batch);
 
+  const std::chrono::microseconds batch_wait_;
+  const std::function<void(std::size_t)> on_batch_;
   const std::size_t max_requests_;
   const std::size_t max_bytes_;
   redis::Connection connection_;  // used by the leader only, so by one thread at a time
 
   std::mutex mutex_;
   std::vector<Pending*> waiting_;  // in arrival order
+  std::size_t announced_ = 0;      // announced writes not yet in waiting_
   bool leader_active_ = false;
-  Totals totals_;
+  bool leader_waiting_ = false;    // the leader waits for announced writes
+  std::condition_variable leader_wake_;
 };
 
 }  // namespace boardhook::io

@@ -35,21 +35,28 @@ bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& rec
   return false;
 }
 
-EventStore::EventStore(const core::Config& config, spool::Spool* spool, std::function<void(std::size_t)> on_drained)
-    : config_(config), spool_(spool), batcher_(config.redis, config.redis_timeout_ms), on_drained_(std::move(on_drained)) {}
+EventStore::EventStore(const core::Config& config, spool::Spool* spool, std::function<void(std::size_t)> on_drained,
+                       std::function<void(std::size_t)> on_batch)
+    : config_(config),
+      spool_(spool),
+      batcher_(config.redis, config.redis_timeout_ms, std::chrono::microseconds(config.redis_batch_wait_us),
+               std::move(on_batch)),
+      on_drained_(std::move(on_drained)) {}
 
 EventStore::~EventStore() { stop_drainer(); }
 
-StoreOutcome EventStore::store_events(const core::StoreEvents& store, std::int64_t now, std::string& error) {
+StoreOutcome EventStore::store_events(const core::StoreEvents& store, std::int64_t now, std::string& error,
+                                      RedisBatcher::Announcement& announcement) {
   static LogThrottle redis_failure_throttle;
   // While older events wait in the spool, newer ones queue up behind them there.
   const bool behind_backlog = spool_ != nullptr && spool_->has_backlog();
   if (!behind_backlog) {
-    if (batcher_.write(store, error)) return StoreOutcome::in_redis;
+    if (batcher_.write(store, error, announcement)) return StoreOutcome::in_redis;
     if (redis_failure_throttle.should_log(std::chrono::seconds(10)) || spool_ == nullptr) {
       spdlog::error("redis MULTI/EXEC failed: \"{}\"; {}", error, spool_ ? "spooling to disk" : "no spool configured");
     }
   }
+  announcement.end();
   if (spool_ == nullptr) return StoreOutcome::failed;
   std::string spool_error;
   if (spool_->append(core::to_spool_record(store, now), spool_error)) return StoreOutcome::spooled;

@@ -23,14 +23,20 @@ bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& rec
 class EventStore {
  public:
   // `spool` may be null: then a Redis failure is simply a failure. `on_drained` (may be
-  // empty) is told how many spool records each drain pass delivered.
-  EventStore(const core::Config& config, spool::Spool* spool, std::function<void(std::size_t)> on_drained = {});
+  // empty) is told how many spool records each drain pass delivered, `on_batch` (may be
+  // empty) how many requests each Redis batch carried.
+  EventStore(const core::Config& config, spool::Spool* spool, std::function<void(std::size_t)> on_drained = {},
+             std::function<void(std::size_t)> on_batch = {});
   ~EventStore();
 
   // Stores the events durably: in Redis (batched with other threads' writes, see
   // RedisBatcher), or (while the spool has a backlog, or when Redis fails) fsync'd in the
   // spool. `failed` means neither; the caller answers 503.
-  StoreOutcome store_events(const core::StoreEvents& store, std::int64_t now_ms, std::string& error);
+  // `announcement` (from announce_write, taken when the request began) ends here.
+  StoreOutcome store_events(const core::StoreEvents& store, std::int64_t now_ms, std::string& error,
+                            RedisBatcher::Announcement& announcement);
+  // Says a write is probably coming from this thread, so that a batch may wait for it.
+  RedisBatcher::Announcement announce_write() { return batcher_.announce(); }
   // Keeps a refused body in the rejected list (or the spool); failures are only logged.
   void keep_rejected(redis::Connection& redis, const core::KeepRejected& reject, std::int64_t now_ms,
                      std::string_view request_id);

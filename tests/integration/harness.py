@@ -234,6 +234,13 @@ class Response:
                 f"body {len(self.body)} bytes: {self.body[:300]!r}")
 
 
+def metric(text, name, labels=""):
+    """The value of one sample in Prometheus text, or 0 when absent."""
+    pattern = re.escape(name + (("{" + labels + "}") if labels else "")) + r" ([0-9.e+-]+)\n"
+    match = re.search(pattern, text)
+    return float(match.group(1)) if match else 0.0
+
+
 class Stack:
     """redis-server + boardhook-handler + nginx in one temporary folder."""
 

@@ -94,12 +94,19 @@ class Batching(harness.StackTest):
 
     def test_concurrent_writes_share_a_transaction(self):
         before = exec_calls(self.stack)
+        metrics_before = self.stack.request("GET", "/metrics").body.decode()
         bodies = [notification(1000 + n)[1] for n in range(self.REQUESTS)]
         answers = self.hold_redis_while_posting(bodies)
         self.assertEqual([getattr(a, "status", str(a)) for a in answers], [200] * self.REQUESTS, self.why())
         # One MULTI/EXEC was under way when Redis stopped; the 19 or so writes that arrived
         # meanwhile go in the next one (a third if a request came late). One each would be 20.
         self.assertLessEqual(exec_calls(self.stack) - before, 3, "writes were not batched")
+        metrics_after = self.stack.request("GET", "/metrics").body.decode()
+        batches = (harness.metric(metrics_after, "boardhook_redis_batches_total")
+                   - harness.metric(metrics_before, "boardhook_redis_batches_total"))
+        self.assertEqual(batches, exec_calls(self.stack) - before, "/metrics counts every transaction")
+        self.assertEqual(harness.metric(metrics_after, "boardhook_redis_batched_requests_total")
+                         - harness.metric(metrics_before, "boardhook_redis_batched_requests_total"), self.REQUESTS)
         stored = [json.loads(e) for e in
                   self.stack.redis_cmd("LRANGE", self.stack.queue_key("note_deletion"), 0, -1)]
         self.assertEqual(sorted(e["ticket_id"] for e in stored if 1000 <= e["ticket_id"] < 2000),

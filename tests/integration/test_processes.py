@@ -11,13 +11,6 @@ import harness
 FIXTURE = harness.FIXTURES / "ticket_status_change.json"
 
 
-def metric(text, name, labels=""):
-    """The value of one sample in Prometheus text, or 0 when absent."""
-    pattern = re.escape(name + (("{" + labels + "}") if labels else "")) + r" ([0-9.e+-]+)\n"
-    match = re.search(pattern, text)
-    return float(match.group(1)) if match else 0.0
-
-
 class Processes(harness.StackTest):
     stack_options = {"handler_args": ["--processes", "2"], "spool": True}
 
@@ -68,16 +61,21 @@ class Processes(harness.StackTest):
             self.assertEqual(self.stack.post(FIXTURE.read_bytes()).status, 200)
         self.assertEqual(self.stack.post(b"{not json").status, 400)
         after = scrape()
-        self.assertEqual(metric(after, "boardhook_requests_total", 'method="POST",status="200"')
-                         - metric(before, "boardhook_requests_total", 'method="POST",status="200"'), 6)
-        self.assertEqual(metric(after, "boardhook_events_stored_total", 'event_type="ticket_status_change"')
-                         - metric(before, "boardhook_events_stored_total", 'event_type="ticket_status_change"'), 6)
-        self.assertEqual(metric(after, "boardhook_redis_write_seconds_count")
-                         - metric(before, "boardhook_redis_write_seconds_count"), 6)
-        self.assertEqual(metric(after, "boardhook_rejected_total", 'reason="invalid_json"')
-                         - metric(before, "boardhook_rejected_total", 'reason="invalid_json"'), 1)
-        self.assertEqual(metric(after, "boardhook_handler_processes"), 2)
-        self.assertGreater(metric(after, "process_start_time_seconds"), time.time() - 3600)
+        self.assertEqual(harness.metric(after, "boardhook_requests_total", 'method="POST",status="200"')
+                         - harness.metric(before, "boardhook_requests_total", 'method="POST",status="200"'), 6)
+        self.assertEqual(harness.metric(after, "boardhook_events_stored_total", 'event_type="ticket_status_change"')
+                         - harness.metric(before, "boardhook_events_stored_total", 'event_type="ticket_status_change"'), 6)
+        self.assertEqual(harness.metric(after, "boardhook_redis_write_seconds_count")
+                         - harness.metric(before, "boardhook_redis_write_seconds_count"), 6)
+        self.assertEqual(harness.metric(after, "boardhook_rejected_total", 'reason="invalid_json"')
+                         - harness.metric(before, "boardhook_rejected_total", 'reason="invalid_json"'), 1)
+        # One after the other, each POST's write was a batch of its own.
+        self.assertEqual(harness.metric(after, "boardhook_redis_batches_total")
+                         - harness.metric(before, "boardhook_redis_batches_total"), 6)
+        self.assertEqual(harness.metric(after, "boardhook_redis_batched_requests_total")
+                         - harness.metric(before, "boardhook_redis_batched_requests_total"), 6)
+        self.assertEqual(harness.metric(after, "boardhook_handler_processes"), 2)
+        self.assertGreater(harness.metric(after, "process_start_time_seconds"), time.time() - 3600)
         self.assertIn("boardhook_spool_records 0\n", after)
 
     def test_healthz_says_which_store_works(self):

@@ -99,6 +99,7 @@ TEST_CASE("with only a token every setting has its documented default") {
   CHECK(config.queue_prefix == "boardhook");
   CHECK(config.max_body_bytes == 4u * 1024 * 1024);
   CHECK(config.redis_timeout_ms == 2000);
+  CHECK(config.redis_batch_wait_us == 1000);
   CHECK(config.rejected_keep == 1000);
   CHECK(config.listen.empty());
   CHECK(config.threads == 32);
@@ -113,6 +114,7 @@ TEST_CASE("every BOARDHOOK variable is parsed into its field") {
                               {"BOARDHOOK_QUEUE_PREFIX", "sb.prod:v1"},
                               {"BOARDHOOK_MAX_BODY_BYTES", "8388608"},
                               {"BOARDHOOK_REDIS_TIMEOUT_MS", "750"},
+                              {"BOARDHOOK_REDIS_BATCH_WAIT_US", "250"},
                               {"BOARDHOOK_REJECTED_KEEP", "25"},
                               {"BOARDHOOK_LISTEN", "127.0.0.1:9000"},
                               {"BOARDHOOK_THREADS", "8"},
@@ -127,6 +129,7 @@ TEST_CASE("every BOARDHOOK variable is parsed into its field") {
   CHECK(config.queue_prefix == "sb.prod:v1");
   CHECK(config.max_body_bytes == 8388608);
   CHECK(config.redis_timeout_ms == 750);
+  CHECK(config.redis_batch_wait_us == 250);
   CHECK(config.rejected_keep == 25);
   CHECK(config.listen == "127.0.0.1:9000");
   CHECK(config.threads == 8);
@@ -143,7 +146,8 @@ TEST_CASE("every setting name is one this test file exercises") {
       "BOARDHOOK_LISTEN",          "BOARDHOOK_THREADS",       "BOARDHOOK_SPOOL_DIR",
       "BOARDHOOK_SPOOL_MAX_BYTES", "BOARDHOOK_LOG_LEVEL",     "BOARDHOOK_VERIFY_TOKEN_FILE",
       "BOARDHOOK_ENDPOINT_KEY",    "BOARDHOOK_ENDPOINT_KEY_FILE", "BOARDHOOK_COMMUNITIES",
-      "BOARDHOOK_MAX_EVENTS",      "BOARDHOOK_USER",          "BOARDHOOK_SOCKET_GROUP"};
+      "BOARDHOOK_MAX_EVENTS",      "BOARDHOOK_USER",          "BOARDHOOK_SOCKET_GROUP",
+      "BOARDHOOK_REDIS_BATCH_WAIT_US"};
   const std::vector<std::string_view> names = setting_names();
   CHECK(names.size() == tested.size());
   for (const auto name : names) {
@@ -169,6 +173,8 @@ TEST_CASE("sizes accept bytes and k M and G suffixes in either case") {
 TEST_CASE("numeric settings accept the ends of their ranges") {
   CHECK(load(with_token({{"BOARDHOOK_REDIS_TIMEOUT_MS", "10"}})).redis_timeout_ms == 10);
   CHECK(load(with_token({{"BOARDHOOK_REDIS_TIMEOUT_MS", "8000"}})).redis_timeout_ms == 8000);
+  CHECK(load(with_token({{"BOARDHOOK_REDIS_BATCH_WAIT_US", "0"}})).redis_batch_wait_us == 0);
+  CHECK(load(with_token({{"BOARDHOOK_REDIS_BATCH_WAIT_US", "100000"}})).redis_batch_wait_us == 100'000);
   CHECK(load(with_token({{"BOARDHOOK_REJECTED_KEEP", "0"}})).rejected_keep == 0);
   CHECK(load(with_token({{"BOARDHOOK_REJECTED_KEEP", "1000000"}})).rejected_keep == 1'000'000);
   CHECK(load(with_token({{"BOARDHOOK_THREADS", "1"}})).threads == 1);
@@ -286,6 +292,9 @@ TEST_CASE("a bad value is refused with the variable name and the quoted value") 
       {"BOARDHOOK_MAX_BODY_BYTES", "k"},
       {"BOARDHOOK_MAX_BODY_BYTES", "99999999999999999999999M"},
       {"BOARDHOOK_MAX_BODY_BYTES", "18014398509481984M"},
+      {"BOARDHOOK_REDIS_BATCH_WAIT_US", "-1"},
+      {"BOARDHOOK_REDIS_BATCH_WAIT_US", "100001"},
+      {"BOARDHOOK_REDIS_BATCH_WAIT_US", "1ms"},
       {"BOARDHOOK_REDIS_TIMEOUT_MS", "9"},
       {"BOARDHOOK_REDIS_TIMEOUT_MS", "8001"},
       {"BOARDHOOK_REDIS_TIMEOUT_MS", "2s"},

@@ -38,6 +38,8 @@ TEST_CASE("the rendered metrics hold every family with cumulative histogram buck
   s.redis_write_buckets[2] = 2;
   s.redis_write_microseconds = 1'500;
   s.refused[refusal_index("invalid_json")] = 5;
+  s.redis_batches = 11;
+  s.redis_batched_requests = 40;
   s.spool = SpoolGauge{2, 100, 1.5};
   const std::string text = render_metrics(s);
   CHECK_THAT(text, Contains("boardhook_requests_total{method=\"POST\",status=\"200\"} 7\n"));
@@ -52,6 +54,8 @@ TEST_CASE("the rendered metrics hold every family with cumulative histogram buck
   CHECK_THAT(text, Contains("boardhook_redis_write_seconds_count 6\n"));
   CHECK_THAT(text, Contains("boardhook_redis_write_seconds_sum 0.0015"));
   CHECK_THAT(text, Contains("boardhook_rejected_total{reason=\"invalid_json\"} 5\n"));
+  CHECK_THAT(text, Contains("boardhook_redis_batches_total 11\n"));
+  CHECK_THAT(text, Contains("boardhook_redis_batched_requests_total 40\n"));
   CHECK_THAT(text, Contains("boardhook_spool_records 2\n"));
   CHECK_THAT(text, Contains("boardhook_handler_processes 2\n"));
   CHECK_THAT(text, Contains("process_start_time_seconds 1795779714.5\n"));
