@@ -894,7 +894,7 @@ def parse_args(argv):
     p.add_argument("--wrk-threads", type=int, default=2, help="wrk -t")
     p.add_argument("--processes", type=int, default=2,
                    help="boardhook-handler --processes (the systemd unit's 2; 0: a single process, no supervisor)")
-    p.add_argument("--handler-threads", type=int, default=48, help="BOARDHOOK_THREADS, also the no-op's")
+    p.add_argument("--handler-threads", type=int, default=80, help="BOARDHOOK_THREADS, also the no-op's")
     p.add_argument("--log-level", default="info", help="BOARDHOOK_LOG_LEVEL (the shipped info)")
     p.add_argument("--handler-env", action="append", default=[], metavar="NAME=VALUE",
                    help="another setting for boardhook-handler, e.g. BOARDHOOK_REDIS_BATCH_WAIT_US=0 (repeatable)")

@@ -65,7 +65,7 @@ int parse_count(const char* option, const char* text, int limit) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 48;  // boardhook-handler's BOARDHOOK_THREADS default
+  int threads = 80;  // boardhook-handler's BOARDHOOK_THREADS default
   int processes = 1;
   std::string listen;
   for (int i = 1; i < argc; ++i) {

@@ -32,7 +32,7 @@ struct Config {
   int redis_batch_wait_us = 1000;           // longest a batch waits for writes being prepared; 0: never
   std::size_t rejected_keep = 1000;
   std::string listen;                       // "unix:/path", "host:port"; empty = socket on fd 0
-  int threads = 48;
+  int threads = 80;
   std::vector<std::string> endpoint_keys;   // when set, a POST must carry ?key= one of them
   std::vector<std::string> communities;     // when set, the only CommunityName values accepted
   std::size_t max_events = 1000;            // most items one notification may hold

@@ -76,7 +76,7 @@ const char* reason_phrase(int status) {
 // `body` and counts the rest without storing it, so an oversized body costs no memory;
 // the stream is always read to its end so a kept connection stays in step.
 std::size_t read_body(FCGX_Stream* in, std::size_t keep_limit, std::string& body) {
-  char chunk[64 * 1024];
+  char chunk[16 * 1024];  // libfcgi hands over its 8 KiB record buffer at most; more only costs stack RSS
   std::size_t total = 0;
   for (;;) {
     const int got = FCGX_GetStr(chunk, sizeof chunk, in);

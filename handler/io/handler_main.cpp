@@ -1,5 +1,6 @@
 // handler_main.cpp -- boardhook-handler: configuration, logging, listener, processes, signals.
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -171,6 +172,11 @@ int main(int argc, char** argv) {
   for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // nginx closing a connection must not kill the process
+  // glibc gives threads up to 8 malloc arenas per core, and each keeps the memory it once
+  // held; with 80 threads that was ~18 MiB RSS per process at 256 connections, against ~13
+  // with 4 arenas at the same requests/s (each thread still has its own lock-free cache).
+  // MALLOC_ARENA_MAX in the environment still decides when set.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 4);
 
   io::init_logging("info");
   core::Config config;

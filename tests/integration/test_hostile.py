@@ -642,15 +642,15 @@ class HandlerLimitAndMemory(HostileTest):
                 self.assertRefusedAndKept(raw, 413, "body_too_large", answer=r, before=before)
 
     def test_handler_memory_does_not_grow_under_hostile_requests(self):
-        # Each of the handler's 48 threads (BOARDHOOK_THREADS) has its own malloc arena, body
-        # buffer and a 64 KiB read buffer on its stack: the first large body a thread reads costs
+        # Each of the handler's 80 threads (BOARDHOOK_THREADS) has its own malloc cache, body
+        # buffer and a 16 KiB read buffer on its stack: the first large body a thread reads costs
         # ~300 KiB of RSS, once. nginx renews an upstream connection every 1,000 requests, so with
         # a few client connections fresh threads keep coming into use for ~25,000 requests. The
         # warm-up therefore runs over more connections than the handler has threads, so that
         # every thread is in use: large bodies first, then the whole mix.
         pid = self.stack.handler.pid
-        mix = HostileMix(self.stack, threads=64)
-        large = HostileMix(self.stack, threads=64)
+        mix = HostileMix(self.stack, threads=96)
+        large = HostileMix(self.stack, threads=96)
         large.kinds = [kind for kind in large.kinds if kind[0] in ("deep", "oversized")]
         warm = [large.run(200), mix.run(800)]
         mix.threads = 8

@@ -102,7 +102,7 @@ TEST_CASE("with only a token every setting has its documented default") {
   CHECK(config.redis_batch_wait_us == 1000);
   CHECK(config.rejected_keep == 1000);
   CHECK(config.listen.empty());
-  CHECK(config.threads == 48);
+  CHECK(config.threads == 80);
   CHECK(config.spool_dir.empty());
   CHECK(config.spool_max_bytes == 1024ull * 1024 * 1024);
   CHECK(config.log_level == "info");
