@@ -3,11 +3,14 @@
 // Input: the POST body, as is (the fixtures are its seeds). Checks, besides memory safety:
 // every body is either accepted or refused with a code and a detail that quotes nothing of it;
 // an accepted body is a JSON object whose Events items are found byte for byte, in order,
-// equal (as JSON values) to what an independent Boost.JSON parse of the whole body holds.
+// equal (as JSON values) to what an independent Boost.JSON parse of the whole body holds, each
+// with the ticket id that parse gives it.
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "check.hpp"
@@ -46,6 +49,21 @@ json::value parse_or_die(std::string_view text) {
   return value;
 }
 
+std::optional<std::string> integer_text(const json::value* value) {
+  if (value != nullptr && value->is_int64()) return std::to_string(value->get_int64());
+  if (value != nullptr && value->is_uint64()) return std::to_string(value->get_uint64());
+  return std::nullopt;
+}
+
+// The ticket id notification.hpp promises an item, read from the independent parse: the
+// envelope's TicketId, else the item's Ticket.Id (of repeated keys the last, as Boost.JSON keeps).
+std::optional<std::string> expected_ticket_id(const json::object& envelope, const json::object& item) {
+  if (envelope.contains("TicketId")) return integer_text(envelope.if_contains("TicketId"));
+  const json::value* ticket = item.if_contains("Ticket");
+  if (ticket == nullptr || !ticket->is_object()) return std::nullopt;
+  return integer_text(ticket->get_object().if_contains("Id"));
+}
+
 void check(std::string_view body, std::size_t max_events) {
   const ParsedNotification parsed = parse_notification(body, max_events);
   if (!parsed.notification) {
@@ -78,6 +96,7 @@ void check(std::string_view body, std::size_t max_events) {
     FUZZ_CHECK(same_json(parse_or_die(item.raw), items[i]));
     FUZZ_CHECK(items[i].is_object());
     if (item.ticket_id) FUZZ_CHECK(is_integer_text(*item.ticket_id));
+    FUZZ_CHECK(item.ticket_id == expected_ticket_id(envelope, items[i].get_object()));
   }
 }
 

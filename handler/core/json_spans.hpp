@@ -22,6 +22,18 @@ struct JsonMember {
 // std::nullopt when the top level is not an object or its structure is broken.
 std::optional<std::vector<JsonMember>> top_level_members(std::string_view json);
 
+// What top_level_members and array_items give, found in one pass over the text: the members
+// of the top-level object, and the items of the first member keyed `array_key` (after
+// decoding) whose value is an array. A notification is nearly all its Events
+// array, so locating the members and then the items scanned it twice.
+struct MembersWithItems {
+  std::vector<JsonMember> members;
+  std::optional<std::vector<std::string_view>> items;  // nullopt: no member keyed `array_key` is an array
+};
+// std::nullopt when the top level is not an object or the structure of the object or of
+// that array is broken.
+std::optional<MembersWithItems> top_level_members_with_items(std::string_view json, std::string_view array_key);
+
 // The raw bytes of each item of the JSON array `array_text`, in order.
 // std::nullopt when `array_text` is not an array or its structure is broken.
 std::optional<std::vector<std::string_view>> array_items(std::string_view array_text);

@@ -2,7 +2,6 @@
 #include "core/rfc3339.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace boardhook::core {
 
@@ -37,6 +36,11 @@ std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
+// Writes the last `width` decimal digits of `value` at text[at], zero-padded.
+void put_digits(std::string& text, std::size_t at, std::size_t width, unsigned value) {
+  for (std::size_t k = at + width; k > at; value /= 10) text[--k] = static_cast<char>('0' + value % 10);
+}
+
 }  // namespace
 
 std::string format_rfc3339_ms(std::int64_t unix_ms) {
@@ -47,12 +51,17 @@ std::string format_rfc3339_ms(std::int64_t unix_ms) {
   const std::int64_t days = floor_div(unix_ms, 86'400'000);
   const std::int64_t ms_of_day = unix_ms - days * 86'400'000;
   const CivilDate date = civil_from_days(days);
-  const auto seconds_of_day = ms_of_day / 1000;
-  char text[96];  // room for any int64 year, so the compiler can prove no truncation
-  std::snprintf(text, sizeof text, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(date.year), date.month, date.day,
-                static_cast<long long>(seconds_of_day / 3600), static_cast<long long>(seconds_of_day / 60 % 60),
-                static_cast<long long>(seconds_of_day % 60), static_cast<long long>(ms_of_day % 1000));
+  const auto seconds_of_day = static_cast<unsigned>(ms_of_day / 1000);
+  // Every field has a fixed width within the years 0000-9999, so the digits are written into
+  // place; snprintf cost more than the rest of the function together.
+  std::string text = "0000-00-00T00:00:00.000Z";
+  put_digits(text, 0, 4, static_cast<unsigned>(date.year));
+  put_digits(text, 5, 2, date.month);
+  put_digits(text, 8, 2, date.day);
+  put_digits(text, 11, 2, seconds_of_day / 3600);
+  put_digits(text, 14, 2, seconds_of_day / 60 % 60);
+  put_digits(text, 17, 2, seconds_of_day % 60);
+  put_digits(text, 20, 3, static_cast<unsigned>(ms_of_day % 1000));
   return text;
 }
 

@@ -2,7 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <cstdint>
+#include <limits>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -120,6 +123,76 @@ TEST_CASE("an invalid byte is found after a long ASCII run") {
   CHECK(is_valid_utf8(text));
   text += '\xff';
   CHECK_FALSE(is_valid_utf8(text));
+}
+
+// is_valid_utf8 reads eight bytes at a time; these move each sequence across every offset of a
+// word and end the text right after it, in a buffer of exactly its size (for AddressSanitizer).
+namespace {
+
+bool is_valid_utf8_exactly(std::string_view text) {
+  const std::unique_ptr<char[]> bytes(new char[text.size()]);
+  std::copy(text.begin(), text.end(), bytes.get());
+  return is_valid_utf8({bytes.get(), text.size()});
+}
+
+const char* const well_formed_characters[] = {"\xc2\x80", "\xc3\xa6", "\xdf\xbf", "\xe0\xa0\x80", "\xe2\x80\x94",
+                                              "\xed\x9f\xbf", "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf0\x9f\x98\x80",
+                                              "\xf4\x8f\xbf\xbf"};
+
+}  // namespace
+
+TEST_CASE("multi-byte characters are valid at every offset of an eight-byte word") {
+  for (const std::string character : well_formed_characters) {
+    for (std::size_t before = 0; before < 18; ++before) {
+      for (std::size_t after = 0; after < 10; ++after) {
+        INFO("character of " << character.size() << " bytes, " << before << " before, " << after << " after");
+        CHECK(is_valid_utf8_exactly(std::string(before, 'a') + character + std::string(after, 'b')));
+        CHECK(is_valid_utf8_exactly(std::string(before, 'a') + character + character + std::string(after, 'b')));
+      }
+    }
+  }
+}
+
+TEST_CASE("a character cut short is invalid at every offset, also at the very end") {
+  for (const std::string character : well_formed_characters) {
+    for (std::size_t kept = 1; kept < character.size(); ++kept) {
+      for (std::size_t before = 0; before < 18; ++before) {
+        const std::string cut = std::string(before, 'a') + character.substr(0, kept);
+        INFO("character of " << character.size() << " bytes cut to " << kept << ", " << before << " before");
+        CHECK_FALSE(is_valid_utf8_exactly(cut));
+        CHECK_FALSE(is_valid_utf8_exactly(cut + "b"));
+        CHECK_FALSE(is_valid_utf8_exactly(cut + std::string(9, 'b')));
+      }
+    }
+  }
+}
+
+TEST_CASE("an invalid byte is found at every position of a short text") {
+  const char bad_bytes[] = {'\x80', '\xbf', '\xc0', '\xc1', '\xf5', '\xf8', '\xfe', '\xff'};
+  for (std::size_t length = 1; length <= 24; ++length) {
+    for (std::size_t position = 0; position < length; ++position) {
+      for (const char bad : bad_bytes) {
+        std::string text(length, 'a');
+        text[position] = bad;
+        INFO("length " << length << ", byte " << int(static_cast<unsigned char>(bad)) << " at " << position);
+        CHECK_FALSE(is_valid_utf8_exactly(text));
+      }
+    }
+  }
+}
+
+TEST_CASE("a continuation byte replaced by ASCII is found at every position of a short text") {
+  for (std::size_t characters = 1; characters <= 12; ++characters) {
+    std::string text;
+    for (std::size_t i = 0; i < characters; ++i) text += "\xc3\xa6";
+    REQUIRE(is_valid_utf8_exactly(text));
+    for (std::size_t position = 1; position < text.size(); position += 2) {
+      std::string broken = text;
+      broken[position] = 'z';
+      INFO(characters << " characters, continuation byte at " << position << " replaced");
+      CHECK_FALSE(is_valid_utf8_exactly(broken));
+    }
+  }
 }
 
 TEST_CASE("utf8_prefix_length keeps short text whole") {
@@ -356,6 +429,14 @@ TEST_CASE("negative times format as dates before 1970 with non-negative fields")
 
 TEST_CASE("the last millisecond of year 9999 formats correctly") {
   CHECK(format_rfc3339_ms(253402300799999) == "9999-12-31T23:59:59.999Z");
+}
+
+TEST_CASE("times outside the years 0000-9999 are written as the nearest end of that range") {
+  CHECK(format_rfc3339_ms(-62167219200000) == "0000-01-01T00:00:00.000Z");
+  CHECK(format_rfc3339_ms(-62167219200001) == "0000-01-01T00:00:00.000Z");
+  CHECK(format_rfc3339_ms(std::numeric_limits<std::int64_t>::min()) == "0000-01-01T00:00:00.000Z");
+  CHECK(format_rfc3339_ms(253402300800000) == "9999-12-31T23:59:59.999Z");
+  CHECK(format_rfc3339_ms(std::numeric_limits<std::int64_t>::max()) == "9999-12-31T23:59:59.999Z");
 }
 
 TEST_CASE("parse_rfc3339_ms reads back what format_rfc3339_ms writes") {

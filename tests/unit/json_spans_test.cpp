@@ -1,7 +1,10 @@
 // json_spans_test.cpp -- locating the raw bytes of top-level members and array items in JSON text.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -245,4 +248,171 @@ TEST_CASE("text that is not JSON gives nullopt or spans inside the input") {
     }
   }
   CHECK(outside == 0);
+}
+
+// ---------------------------------------------------------------- the scanner's edge cases
+//
+// The scanner reads sixteen bytes at a time; these tests move each tricky byte across every
+// offset of a block and end the text right where a read past it would show. The text is copied
+// into a buffer of exactly its size, so AddressSanitizer sees a read of even one byte too many.
+
+namespace {
+
+class ExactBuffer {
+ public:
+  explicit ExactBuffer(std::string_view text) : bytes_(new char[text.size()]), size_(text.size()) {
+    std::copy(text.begin(), text.end(), bytes_.get());
+  }
+  std::string_view view() const { return {bytes_.get(), size_}; }
+
+ private:
+  std::unique_ptr<char[]> bytes_;
+  std::size_t size_;
+};
+
+std::vector<std::string> items_of(std::string_view array_text) {
+  const ExactBuffer buffer(array_text);
+  const auto items = array_items(buffer.view());
+  REQUIRE(items);
+  std::vector<std::string> copies;
+  for (const auto item : *items) {
+    REQUIRE(points_into(item, buffer.view()));
+    copies.emplace_back(item);
+  }
+  return copies;
+}
+
+}  // namespace
+
+TEST_CASE("a quote after a run of backslashes ends the string only when the run is even") {
+  for (std::size_t pad = 0; pad < 34; ++pad) {
+    for (std::size_t run = 0; run < 10; ++run) {
+      // An odd run escapes the quote, so "y" and a second quote are needed to close the string.
+      const std::string string = "\"" + std::string(pad, 'x') + std::string(run, '\\') + "\"" + (run % 2 ? "y\"" : "");
+      INFO("pad " << pad << ", run " << run);
+      CHECK(items_of("[" + string + ",1]") == std::vector<std::string>{string, "1"});
+      CHECK(items_of("[{\"k\":" + string + "},[" + string + "]]") ==
+            std::vector<std::string>{"{\"k\":" + string + "}", "[" + string + "]"});
+    }
+  }
+}
+
+TEST_CASE("escaped quotes and brackets inside strings are skipped at every offset of a block") {
+  for (std::size_t pad = 0; pad < 34; ++pad) {
+    const std::string item = "{\"s\":\"" + std::string(pad, ' ') + "]}[{,\\\"}]\\\\\",\"t\":[\"" + std::string(pad, 'a') + "\\\"\"]}";
+    INFO(item);
+    CHECK(items_of("[" + item + "," + item + "]") == std::vector<std::string>{item, item});
+  }
+}
+
+TEST_CASE("bytes above 0x7F are never taken for quotes brackets or backslashes") {
+  // Each is a quote, bracket or backslash with the high bit set, or turns into one when 0x20 is set.
+  const std::string lookalikes = "\xa2\xdb\xdd\xfb\xfd\xdc\x80\xff";
+  for (std::size_t pad = 0; pad < 18; ++pad) {
+    const std::string item = "{\"" + std::string(pad, 'k') + lookalikes + "\":[\"" + lookalikes + "\"]}";
+    INFO("pad " << pad);
+    CHECK(items_of("[" + item + "," + item + "]") == std::vector<std::string>{item, item});
+  }
+}
+
+TEST_CASE("objects and arrays nested inside items stay within their item") {
+  const std::string items[] = {R"({"a":[[{}],{"b":[1,{"c":"]"}]}],"d":{"e":{"f":[]}}})", "[[[]],[{}]]", R"({"x":{}})",
+                               "[]", "{}", R"([{"y":[{"z":[[[["}"]]]]}]}])"};
+  std::string array = "[";
+  for (const std::string& item : items) array += (array.size() > 1 ? " ,\n " : "") + item;
+  array += "]";
+  CHECK(items_of(array) == std::vector<std::string>(std::begin(items), std::end(items)));
+}
+
+TEST_CASE("a string that runs to the end of the text is malformed") {
+  for (std::size_t length = 0; length < 40; ++length) {
+    const std::string body(length, 'a');
+    for (const char* tail : {"", "\\", "\\\"", "\\\\\\"}) {
+      INFO("length " << length << ", tail " << tail);
+      const ExactBuffer array("[\"" + body + tail);
+      CHECK_FALSE(array_items(array.view()));
+      const ExactBuffer object("{\"a\":\"" + body + tail);
+      CHECK_FALSE(top_level_members(object.view()));
+      const ExactBuffer key("{\"" + body + tail);
+      CHECK_FALSE(top_level_members(key.view()));
+    }
+  }
+}
+
+TEST_CASE("values that end at the last byte of the text are found") {
+  for (std::size_t length = 0; length < 40; ++length) {
+    const std::string string = "\"" + std::string(length, 'a') + "\"";
+    const std::string array = "[" + std::string(length, ' ') + "1]";
+    INFO("length " << length);
+    CHECK(items_of("[" + string + "]") == std::vector<std::string>{string});
+    CHECK(items_of("[" + array + "]") == std::vector<std::string>{array});
+    const ExactBuffer object("{\"k\":" + array + "}");
+    const auto members = top_level_members(object.view());
+    REQUIRE(members);
+    REQUIRE(members->size() == 1);
+    CHECK(members->front().value == array);
+  }
+}
+
+// ---------------------------------------------------------------- top_level_members_with_items
+
+TEST_CASE("members and items found in one pass equal those found in two") {
+  for (const char* name : {"ticket_status_change.json", "note_deletion.json", "variants/ticket_status_change.two_events.json",
+                           "variants/ticket_status_change.unicode.json", "variants/ticket_status_change.empty_events.json"}) {
+    INFO(name);
+    const std::string json = read_fixture(name);
+    const auto members = top_level_members(json);
+    const auto found = top_level_members_with_items(json, "Events");
+    REQUIRE(members);
+    REQUIRE(found);
+    REQUIRE(found->members.size() == members->size());
+    for (std::size_t i = 0; i < members->size(); ++i) {
+      CHECK(found->members[i].key == (*members)[i].key);
+      CHECK(found->members[i].value.data() == (*members)[i].value.data());
+      CHECK(found->members[i].value.size() == (*members)[i].value.size());
+    }
+    const auto events = std::find_if(members->begin(), members->end(), [](const JsonMember& m) { return m.key == "Events"; });
+    REQUIRE(events != members->end());
+    REQUIRE(found->items);
+    CHECK(*found->items == *array_items(events->value));
+  }
+}
+
+TEST_CASE("the items are those of the first member with that key whose value is an array") {
+  const auto items_for = [](std::string_view json) {
+    const ExactBuffer buffer(json);
+    const auto found = top_level_members_with_items(buffer.view(), "Events");
+    REQUIRE(found);
+    std::optional<std::vector<std::string>> copies;
+    if (found->items) copies.emplace(found->items->begin(), found->items->end());
+    return copies;
+  };
+  using Items = std::optional<std::vector<std::string>>;
+  CHECK(items_for(R"({"a":[0],"Events":[1,{"b":[2]}],"c":[3]})") == Items{{"1", R"({"b":[2]})"}});
+  CHECK(items_for(R"({"\u0045vents":[1, 2]})") == Items{{"1", "2"}});  // keys compare decoded
+  CHECK(items_for(R"({"Events":[]})") == Items{std::vector<std::string>{}});
+  CHECK(items_for(R"({"Events":1,"Events":[2]})") == Items{{"2"}});
+  CHECK(items_for(R"({"Events":[1],"Events":[2,3]})") == Items{{"1"}});
+  CHECK(items_for(R"({"Events":{"x":[1]}})") == std::nullopt);
+  CHECK(items_for(R"({"events":[1],"x":{"Events":[2]}})") == std::nullopt);
+  CHECK(items_for("{}") == std::nullopt);
+}
+
+TEST_CASE("broken structure in the collected array makes the whole result nullopt") {
+  for (const char* json : {R"({"Events":[1 2]})", R"({"Events":[1,]})", R"({"Events":[,1]})", R"({"Events":[1})",
+                           R"({"Events":[{"a":"]"})"}) {
+    INFO(json);
+    CHECK_FALSE(top_level_members_with_items(json, "Events"));
+  }
+}
+
+TEST_CASE("members and items found in one pass are malformed for every proper prefix of a fixture") {
+  const std::string json = read_fixture("variants/ticket_status_change.two_events.json");
+  const std::size_t last_brace = json.rfind('}');
+  std::vector<std::size_t> accepted_lengths;
+  for (std::size_t length = 0; length <= last_brace; ++length) {
+    const ExactBuffer prefix(std::string_view(json).substr(0, length));
+    if (top_level_members_with_items(prefix.view(), "Events")) accepted_lengths.push_back(length);
+  }
+  CHECK(accepted_lengths.empty());
 }

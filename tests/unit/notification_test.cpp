@@ -70,6 +70,33 @@ TEST_CASE("the community name is decoded from its JSON escapes") {
   CHECK(n.community == "bl\xc3\xa5" "b\xc3\xa6r \"x\"");
 }
 
+TEST_CASE("long strings and keys with escapes, which the parser hands over in parts, are read whole") {
+  // Longer than Boost.JSON's 4096-byte buffer for unescaping.
+  std::string community;
+  for (int i = 0; i < 3000; ++i) community += "a\\u00e6";
+  std::string expected;
+  for (int i = 0; i < 3000; ++i) expected += "a\xc3\xa6";
+  const std::string long_key = std::string(5000, 'k') + "\\n";
+  const Notification n = parsed(R"({")" + long_key + R"(":1,"CommunityName":")" + community +
+                                R"(","EventType":"t","\u0045vents":[{"T\u0069cket":{"\u0049d":7}}]})");
+  CHECK(n.community == expected);
+  REQUIRE(n.events.size() == 1);
+  CHECK(n.events[0].ticket_id == "7");
+}
+
+TEST_CASE("more items than max_events are refused with their count") {
+  const std::string body = R"({"CommunityName":"c","EventType":"t","Events":[{},{},{}]})";
+  CHECK(parse_notification(body, 3).notification);
+  const ParsedNotification refused_body = parse_notification(body, 2);
+  REQUIRE_FALSE(refused_body.notification);
+  CHECK(refused_body.problem.code == "too_many_events");
+  CHECK(refused_body.problem.detail == "Events holds 3 items; at most 2 are accepted");
+  // The count is checked before the kind of each item.
+  CHECK(parse_notification(R"({"CommunityName":"c","EventType":"t","Events":[1,2,3]})", 2).problem.code == "too_many_events");
+  CHECK(parse_notification(R"({"CommunityName":"c","EventType":"t","Events":[]})", 0).notification);
+  CHECK(parse_notification(R"({"CommunityName":"c","EventType":"t","Events":[{}]})", 0).problem.code == "too_many_events");
+}
+
 TEST_CASE("keys may come in any order") {
   const Notification n = parsed(R"({"Events":[{"x":1}],"TicketId":7,"EventType":"t","CommunityName":"c"})");
   CHECK(n.event_type == "t");
@@ -111,6 +138,36 @@ TEST_CASE("a Ticket.Id that is not an integer gives no ticket id") {
   }
   CHECK_FALSE(parsed(R"({"CommunityName":"c","EventType":"t","Events":[{"Ticket":7}]})").events[0].ticket_id);
   CHECK_FALSE(parsed(R"({"CommunityName":"c","EventType":"t","Events":[{"Ticket":{"id":7}}]})").events[0].ticket_id);
+}
+
+TEST_CASE("of repeated Ticket and Id keys in an item the last counts, as in a parsed object") {
+  const auto ticket_id_of = [](const std::string& item) {
+    return parsed(R"({"CommunityName":"c","EventType":"t","Events":[)" + item + "]}").events[0].ticket_id;
+  };
+  CHECK(ticket_id_of(R"({"Ticket":{"Id":1},"Ticket":{"Id":2}})") == "2");
+  CHECK(ticket_id_of(R"({"Ticket":{"Id":1},"Ticket":{"Name":"x"}})") == std::nullopt);
+  CHECK(ticket_id_of(R"({"Ticket":{"Id":1},"Ticket":3})") == std::nullopt);
+  CHECK(ticket_id_of(R"({"Ticket":3,"Ticket":{"Id":4}})") == "4");
+  CHECK(ticket_id_of(R"({"Ticket":{"Id":1,"Id":"x"}})") == std::nullopt);
+  CHECK(ticket_id_of(R"({"Ticket":{"Id":"x","Id":5}})") == "5");
+}
+
+TEST_CASE("Ticket and Id are found with escaped names and only at their own level") {
+  const auto ticket_id_of = [](const std::string& item) {
+    return parsed(R"({"CommunityName":"c","EventType":"t","Events":[)" + item + "]}").events[0].ticket_id;
+  };
+  CHECK(ticket_id_of(R"({"\u0054icket":{"I\u0064":12}})") == "12");
+  CHECK(ticket_id_of(R"({"Ticket":{"Inner":{"Id":1}}})") == std::nullopt);
+  CHECK(ticket_id_of(R"({"Id":1,"Other":{"Ticket":{"Id":2}}})") == std::nullopt);
+  CHECK(ticket_id_of(R"({"Ticket":[{"Id":1}]})") == std::nullopt);
+  CHECK(ticket_id_of(R"({"Ticket":{"Id":[1],"More":{"Id":2}}})") == std::nullopt);
+  // Each item has its own: one without a Ticket between two with one gets none.
+  const Notification n = parsed(
+      R"({"CommunityName":"c","EventType":"t","Events":[{"Ticket":{"Id":1}},{"x":{"Ticket":{"Id":9}}},{"Ticket":{"Id":3}}]})");
+  REQUIRE(n.events.size() == 3);
+  CHECK(n.events[0].ticket_id == "1");
+  CHECK_FALSE(n.events[1].ticket_id);
+  CHECK(n.events[2].ticket_id == "3");
 }
 
 TEST_CASE("integer ticket ids keep their full range") {
