@@ -210,7 +210,8 @@ class Bench:
 
     def start_redis(self, name):
         service = Service(name, [harness.find_program("redis-server"), str(REPO / "redis/boardhook.conf"),
-                                 "--port", str(self.redis_ports[name]), "--dir", str(self.dir / name)],
+                                 "--port", str(self.redis_ports[name]), "--dir", str(self.dir / name),
+                                 *shlex.split(self.args.redis_args)],
                           self.dir / f"{name}.log")
         self.services[name] = service
         harness.wait_for(lambda: self.redis_cmd(name, "PING") == "PONG", f"{name} PING", service)
@@ -694,9 +695,10 @@ def report(args, info, matrix, spool_pair, rss, soak, out):
         "",
         f"{info['host']}: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, {info['os']}, "
         f"kernel {info['kernel']}; nginx {info['nginx']} ({args.nginx_workers} workers), redis {info['redis']} "
-        f"(AOF everysec), node {info['node']}, wrk {info['wrk']} (-t{args.wrk_threads}) on the same cores.",
+        f"(AOF everysec{', then ' + args.redis_args if args.redis_args else ''}), node {info['node']}, wrk {info['wrk']} (-t{args.wrk_threads}) on the same cores.",
         f"boardhook-handler: {args.processes or 1} process(es) x {args.handler_threads} threads, log level "
-        f"{args.log_level}, spool configured; no-op: the same; Node peer: {args.node_processes} process(es). "
+        f"{args.log_level}, spool configured"
+        f"{''.join(', ' + setting for setting in args.handler_env)}; no-op: the same; Node peer: {args.node_processes} process(es). "
         f"Upstreams over {args.transport} sockets. Each run: {args.warmup} s warm-up, {args.seconds} s measured; "
         f"the four targets of a row group run back to back. POST body: `{FIXTURE.name}` ({FIXTURE.stat().st_size} bytes).",
         "",
@@ -896,6 +898,9 @@ def parse_args(argv):
                    help="boardhook-handler --processes (the systemd unit's 2; 0: a single process, no supervisor)")
     p.add_argument("--handler-threads", type=int, default=80, help="BOARDHOOK_THREADS, also the no-op's")
     p.add_argument("--log-level", default="info", help="BOARDHOOK_LOG_LEVEL (the shipped info)")
+    p.add_argument("--redis-args", default="", metavar="ARGS",
+                   help="more redis-server arguments for both Redis instances, for experiments "
+                        "(e.g. '--appendonly no'); the report names them")
     p.add_argument("--handler-env", action="append", default=[], metavar="NAME=VALUE",
                    help="another setting for boardhook-handler, e.g. BOARDHOOK_REDIS_BATCH_WAIT_US=0 (repeatable)")
     p.add_argument("--node-processes", type=int, default=1, help="node:cluster workers of the peer")
