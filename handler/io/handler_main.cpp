@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
   // MALLOC_ARENA_MAX in the environment still decides when set.
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 4);
 
-  io::init_logging("info");
+  io::init_logging("info", /*buffered=*/true);
   core::Config config;
   try {
     config = core::load_config(environment, read_whole_file);

@@ -10,8 +10,11 @@
 
 namespace boardhook::io {
 
-// Installs the process-wide logger at `level` ("debug", "info", "warn", "error").
-void init_logging(std::string_view level);
+// Installs the process-wide logger at `level` ("debug", "info", "warn", "error") on stderr.
+// `buffered`: lines below warn may wait up to 100 ms in memory and go out together (the
+// handler, which logs a line per request); warnings and errors, and everything before them,
+// are written at once, as is what waits at exit and at flush(). The first call decides.
+void init_logging(std::string_view level, bool buffered = false);
 
 void log_at(core::LogLevel level, std::string_view message);
 

@@ -384,6 +384,9 @@ class Stack:
         return False
 
     def handler_log(self):
+        # The handler holds info lines up to 100 ms before writing them (warnings and errors
+        # at once): wait that out, so that a line is there, and its absence means something.
+        time.sleep(0.25)
         return (self.dir / "handler.log").read_text(errors="replace")
 
     # ---- talking to it --------------------------------------------------------------------
