@@ -43,6 +43,16 @@ std::unique_ptr<spdlog::formatter> make_formatter(const std::string& pattern) {
 // formatter is known to be current without a lock.
 std::atomic<std::uint64_t> formatter_generation{0};
 
+void write_fully(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t written = ::write(fd, data, size);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return;  // a log that cannot be written must not stop the service
+    data += written;
+    size -= static_cast<std::size_t>(written);
+  }
+}
+
 // Where finished lines go. Lines below `warning` may wait in memory for up to
 // `flush_interval` (a request's info line then costs a copy, not a system call); a warning or
 // an error writes at once, with every line before it, so nothing important waits and the
@@ -94,15 +104,7 @@ class LineWriter {
 
   // With mutex_ held: one write(2) of everything waiting.
   void write_pending() {
-    const char* data = pending_.data();
-    std::size_t size = pending_.size();
-    while (size > 0) {
-      const ssize_t written = ::write(fd_, data, size);
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) break;  // a log that cannot be written must not stop the service
-      data += written;
-      size -= static_cast<std::size_t>(written);
-    }
+    write_fully(fd_, pending_.data(), pending_.size());
     pending_.clear();
   }
 
@@ -142,7 +144,9 @@ class LineSink final : public spdlog::sinks::sink {
     if (writer_ != nullptr) {
       writer_->put(copy.line.data(), copy.line.size(), message.level >= spdlog::level::warn);
     } else {
-      write_all(copy.line.data(), copy.line.size());
+      // A line is far below PIPE_BUF, so lines from different threads and processes never
+      // interleave on a pipe, on journald's socket or in a file.
+      write_fully(fd_, copy.line.data(), copy.line.size());
     }
   }
 
@@ -159,18 +163,6 @@ class LineSink final : public spdlog::sinks::sink {
   }
 
  private:
-  // A line is far below PIPE_BUF, so lines from different threads and processes never
-  // interleave on a pipe, on journald's socket or in a file.
-  void write_all(const char* data, std::size_t size) const {
-    while (size > 0) {
-      const ssize_t written = ::write(fd_, data, size);
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) return;  // a log that cannot be written must not stop the service
-      data += written;
-      size -= static_cast<std::size_t>(written);
-    }
-  }
-
   const int fd_;
   LineWriter* const writer_;
   std::mutex prototype_mutex_;
