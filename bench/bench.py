@@ -73,32 +73,8 @@ def say(text):
 
 # ---- processes and /proc ----------------------------------------------------------------------
 
-class Service:
-    """One child process, output appended to `log`, stdin optionally a listening socket; stopped by PID."""
-
-    def __init__(self, name, argv, log, env=None, stdin=None):
-        self.name, self.argv, self.log = name, argv, log
-        with open(log, "ab") as out:
-            self.popen = subprocess.Popen(argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                          stdout=out, stderr=subprocess.STDOUT, env=env)
-
-    @property
-    def pid(self):
-        return self.popen.pid
-
-    def alive(self):
-        return self.popen.poll() is None
-
-    def stop(self, timeout=10):
-        if not self.alive():
-            return self.popen.returncode
-        self.popen.terminate()
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
-            return None
+# One child process, output appended to its log, stopped by PID: the test harness's Process.
+Service = harness.Process
 
 
 def read_stat(pid):

@@ -95,11 +95,13 @@ def sanitizer_report(path, lines=40):
 class Process:
     """One child process, its output appended to `log`; stopped by its own PID."""
 
-    def __init__(self, name, argv, log, env=None):
+    def __init__(self, name, argv, log, env=None, stdin=None):
+        """`stdin`: a file or socket for the child's fd 0 (a listening socket, as spawn-fcgi
+        hands it over); none by default."""
         self.name, self.argv, self.log = name, argv, log
         with open(log, "ab") as out:
-            self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                          stderr=subprocess.STDOUT, env=env)
+            self.popen = subprocess.Popen(argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                          stdout=out, stderr=subprocess.STDOUT, env=env)
         _running.append(self)
 
     @property

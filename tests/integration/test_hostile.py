@@ -74,8 +74,9 @@ def chunked(raw, sizes=(1, 2, 3, 5, 8, 13, 100, 1000)):
     return b"".join(out) + b"0\r\n\r\n"
 
 
-class RawAnswer:
-    """What came back on one connection: the status, the header block as sent, the body."""
+class RawAnswer(harness.Response):
+    """What came back on one connection: the status, the header block as sent, the body.
+    header(), request_id and json() are harness.Response's."""
 
     def __init__(self, data, elapsed, source, send_error=None, read_error=None):
         self.data, self.elapsed, self.source = data, elapsed, source
@@ -88,16 +89,6 @@ class RawAnswer:
         header_lines = self.head.split(b"\r\n", 1)[1] if b"\r\n" in self.head else b""
         self.headers = email.parser.BytesParser(_class=http.client.HTTPMessage).parsebytes(
             header_lines + b"\r\n\r\n", headersonly=True)
-
-    def header(self, name):
-        return self.headers.get(name)
-
-    @property
-    def request_id(self):
-        return self.headers.get("X-Request-Id")
-
-    def json(self):
-        return json.loads(self.body)
 
     def __str__(self):
         return (f"from {self.source} in {self.elapsed:.2f} s: {len(self.data)} bytes "
