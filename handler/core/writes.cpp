@@ -8,15 +8,8 @@
 namespace boardhook::core {
 
 Transaction transaction_for(const StoreEvents& store) {
-  Transaction transaction;
-  const std::string& field = transaction.owned.emplace_back(counter_field("queued", store.event_type));
-  const std::string& count = transaction.owned.emplace_back(std::to_string(store.envelopes.size()));
-  RedisCommand push{"LPUSH", store.queue_key};
-  push.reserve(2 + store.envelopes.size());
-  for (const std::string& envelope : store.envelopes) push.push_back(envelope);
-  transaction.commands = {std::move(push), {"SADD", store.event_types_key, store.event_type},
-                          {"HINCRBY", store.counters_key, field, count}};
-  return transaction;
+  const StoreEvents* const stores[] = {&store};
+  return batch_transaction_for(stores).transaction;  // a batch of one: LPUSH, SADD, HINCRBY
 }
 
 Transaction transaction_for(const KeepRejected& reject) {
