@@ -23,29 +23,7 @@ void MetricsRegistry::record_request(std::string_view method, int status) {
 }
 
 void MetricsRegistry::record_stored(std::string_view event_type, std::uint64_t events) {
-  const std::string_view name = event_type.substr(0, type_name_bytes - 1);
-  std::size_t slot = std::hash<std::string_view>{}(name) % type_slots;
-  for (std::size_t probe = 0; probe < type_slots; ++probe, slot = (slot + 1) % type_slots) {
-    TypeSlot& entry = types_[slot];
-    std::uint32_t state = entry.state.load(std::memory_order_acquire);
-    if (state == 0) {
-      std::uint32_t expected = 0;
-      if (entry.state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
-        std::memcpy(entry.name, name.data(), name.size());
-        entry.name[name.size()] = '\0';
-        entry.state.store(2, std::memory_order_release);
-        entry.events.fetch_add(events, std::memory_order_relaxed);
-        return;
-      }
-      state = entry.state.load(std::memory_order_acquire);
-    }
-    while (state == 1) state = entry.state.load(std::memory_order_acquire);  // a claim takes nanoseconds
-    if (std::string_view(entry.name) == name) {
-      entry.events.fetch_add(events, std::memory_order_relaxed);
-      return;
-    }
-  }
-  other_types_.fetch_add(events, std::memory_order_relaxed);
+  events_stored_.add(event_type, events);
 }
 
 void MetricsRegistry::record_spooled(std::uint64_t events) { spooled_.fetch_add(events, std::memory_order_relaxed); }
@@ -73,10 +51,7 @@ core::MetricsSnapshot MetricsRegistry::snapshot() const {
   for (std::size_t m = 0; m < core::metric_methods.size(); ++m) {
     for (std::size_t k = 0; k < core::metric_statuses.size(); ++k) s.requests[m][k] = requests_[m][k].load();
   }
-  for (const TypeSlot& entry : types_) {
-    if (entry.state.load(std::memory_order_acquire) == 2) s.events_stored.emplace_back(entry.name, entry.events.load());
-  }
-  if (const auto other = other_types_.load(); other > 0) s.events_stored.emplace_back("(other)", other);
+  s.events_stored = events_stored_.snapshot();
   s.events_spooled = spooled_.load();
   s.events_drained = drained_.load();
   for (std::size_t i = 0; i < s.redis_write_buckets.size(); ++i) s.redis_write_buckets[i] = latency_buckets_[i].load();

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/event_type.hpp"
+#include "core/event_type_counters.hpp"
 #include "core/metrics.hpp"
 
 namespace boardhook::io {
@@ -28,22 +30,13 @@ class MetricsRegistry {
   core::MetricsSnapshot snapshot() const;
 
  private:
-  static constexpr std::size_t type_slots = 64;  // distinct event types counted by name
-  static constexpr std::size_t type_name_bytes = 104;
-
-  struct TypeSlot {
-    std::atomic<std::uint32_t> state;  // 0 free, 1 being claimed, 2 named
-    char name[type_name_bytes];
-    std::atomic<std::uint64_t> events;
-  };
-
   MetricsRegistry() = default;
 
   double start_time_ = 0;
   std::atomic<std::uint64_t> processes_{1};
   std::atomic<std::uint64_t> requests_[core::metric_methods.size()][core::metric_statuses.size()];
-  TypeSlot types_[type_slots];
-  std::atomic<std::uint64_t> other_types_{0};  // when every slot is taken
+  // 64 distinct event types counted by name, the rest as "(other)".
+  core::EventTypeCounters<64, core::max_event_type_bytes> events_stored_;
   std::atomic<std::uint64_t> spooled_{0};
   std::atomic<std::uint64_t> drained_{0};
   std::atomic<std::uint64_t> latency_buckets_[core::redis_latency_bounds.size() + 1];
