@@ -163,11 +163,14 @@ Spool::Spool(std::string directory, std::uint64_t max_bytes) : directory_(std::m
   }
   host_ = host;
   backlog_ = !list_segment_names(directory_).empty();
+  used_bytes_ = directory_bytes();
+  used_listed_at_ = std::chrono::steady_clock::now();
 }
 
 Spool::~Spool() = default;
 
 std::uint64_t Spool::directory_bytes() const {
+  ++directory_scans_;
   std::uint64_t total = 0;
   for (const std::string& name : list_segment_names(directory_)) {
     struct stat info {};
@@ -212,18 +215,30 @@ std::shared_ptr<Spool::Segment> Spool::open_new_segment(std::string& error) {
   return segment;
 }
 
+// Checks the running total; the folder is listed again at a segment boundary (drains of this
+// and other processes free space, other processes add to it), and at most once a second while
+// the total says full. Called with mutex_ held.
+bool Spool::has_room_for(std::size_t bytes, bool at_segment_boundary, std::string& error) {
+  const auto now = std::chrono::steady_clock::now();
+  const bool looks_full = used_bytes_ + bytes > max_bytes_;
+  if (at_segment_boundary || (looks_full && now - used_listed_at_ >= std::chrono::seconds(1))) {
+    used_bytes_ = directory_bytes();
+    used_listed_at_ = now;
+  }
+  if (used_bytes_ + bytes <= max_bytes_) return true;
+  error = "the spool is full (" + std::to_string(used_bytes_) + " of " + std::to_string(max_bytes_) + " bytes used)";
+  return false;
+}
+
 bool Spool::append(const core::SpoolRecord& record, std::string& error) {
   const std::string bytes = core::encode_spool_record(record);
   std::shared_ptr<Segment> segment;
   std::uint64_t record_end = 0;
   {
     std::lock_guard lock(mutex_);
-    const std::uint64_t used = directory_bytes();
-    if (used + bytes.size() > max_bytes_) {
-      error = "the spool is full (" + std::to_string(used) + " of " + std::to_string(max_bytes_) + " bytes used)";
-      return false;
-    }
-    if (!current_ || current_->broken) {
+    const bool opens_a_segment = !current_ || current_->broken;
+    if (!has_room_for(bytes.size(), opens_a_segment, error)) return false;
+    if (opens_a_segment) {
       current_ = open_new_segment(error);
       if (!current_) return false;
       own_segments_.push_back(current_);
@@ -237,6 +252,7 @@ bool Spool::append(const core::SpoolRecord& record, std::string& error) {
       return false;
     }
     record_end = segment->written_end += bytes.size();
+    used_bytes_ += bytes.size();
     backlog_ = true;
   }
   // Group commit: one fdatasync covers every record written before it started, so

@@ -8,6 +8,7 @@
 // envelope id); nothing is removed before Redis confirmed it.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -66,10 +67,15 @@ class Spool {
   // Counts what every segment in `directory` still holds; reads headers, not payloads.
   static SpoolStatus scan_status(const std::string& directory);
 
+  // How often this spool has listed its folder to add up the segments' sizes (at start, at each
+  // new segment, and at most once a second while full): never once per append.
+  std::uint64_t directory_scans() const { return directory_scans_.load(); }
+
  private:
   struct Segment;
   std::shared_ptr<Segment> open_new_segment(std::string& error);
   std::uint64_t directory_bytes() const;
+  bool has_room_for(std::size_t bytes, bool at_segment_boundary, std::string& error);
 
   std::string directory_;
   std::uint64_t max_bytes_;
@@ -78,6 +84,11 @@ class Spool {
   std::vector<std::shared_ptr<Segment>> own_segments_;  // creation order; the last may be current
   std::shared_ptr<Segment> current_;
   std::uint64_t next_sequence_ = 0;
+  // Bytes of every segment in the folder, as last listed plus what this process appended since.
+  // Other processes' appends and drains are seen at the next listing.
+  std::uint64_t used_bytes_ = 0;
+  std::chrono::steady_clock::time_point used_listed_at_;
+  mutable std::atomic<std::uint64_t> directory_scans_{0};
   std::atomic<bool> backlog_{false};
 };
 
