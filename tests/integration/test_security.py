@@ -52,6 +52,30 @@ class EndpointKey(harness.StackTest):
         self.assertEqual(self.queued(), before)
         self.assertIn("community_not_allowed", self.rejected_reasons())
 
+    def test_nginx_logs_neither_the_key_nor_the_token_while_the_handler_is_down(self):
+        # nginx puts the request line, query included, in each error line of a location; the
+        # webhook location logs only crit and worse, and the access log keeps the path alone.
+        self.stack.handler.stop(10)
+        try:
+            r = self.post(f"?key={KEY}")
+            self.assertJsonError(r, 503, "handler_unavailable")
+            v = self.stack.verify("4242")
+            self.assertEqual(v.status, 503, self.why(v))
+        finally:
+            self.stack.start_handler()
+        nginx_dir = self.stack.dir / "nginx"
+        logs = {path.name: path.read_text(errors="replace")
+                for path in [*nginx_dir.glob("*.log"), self.stack.dir / "nginx.stderr"] if path.exists()}
+        self.assertIn("access.log", logs)
+        for name, text in logs.items():
+            with self.subTest(log=name):
+                self.assertNotIn(KEY, text, f"the endpoint key is in nginx's {name}")
+                self.assertNotIn(self.stack.token, text, f"the verify token is in nginx's {name}")
+        line = self.stack.access_log_line(r.request_id)
+        self.assertIsNotNone(line, "the failed POST is not in the access log")
+        self.assertIn('"POST /webhooks"', line)
+        self.assertRegex(line, r" 503 .* ustatus=50[24]", "the access log does not show the handler unreachable")
+
     def test_more_events_than_the_limit_are_refused(self):
         body = (harness.FIXTURES / "variants/ticket_status_change.two_events.json").read_bytes()
         self.assertJsonError(self.post(f"?key={KEY}", body), 400, "too_many_events")
