@@ -15,6 +15,7 @@
 
 #include "check.hpp"
 #include "json_equal.hpp"
+#include "core/event_type.hpp"
 #include "core/notification.hpp"
 
 using namespace boardhook::core;
@@ -74,7 +75,7 @@ void check(std::string_view body, std::size_t max_events) {
   FUZZ_CHECK(parsed.problem.code.empty());
   const Notification& notification = *parsed.notification;
   FUZZ_CHECK(!notification.community.empty());
-  FUZZ_CHECK(!notification.event_type.empty() && notification.event_type.size() <= max_event_type_length);
+  FUZZ_CHECK(is_event_type(notification.event_type));
   FUZZ_CHECK(notification.events.size() <= max_events);
 
   // An independent parse of the whole body must agree with what the parser kept.

@@ -11,11 +11,12 @@
 #include <sstream>
 #include <thread>
 
-#include "core/base64.hpp"
 #include "core/config.hpp"
 #include "core/dead_letter.hpp"
 #include "core/decide.hpp"
 #include "core/envelope.hpp"
+#include "core/event_type.hpp"
+#include "core/rejected_record.hpp"
 #include "core/json_escape.hpp"
 #include "core/keys.hpp"
 #include "core/rfc3339.hpp"
@@ -94,11 +95,6 @@ long long number_field(const json::object& o, std::string_view key) {
   return 0;
 }
 
-bool bool_field(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_bool() && v->get_bool();
-}
-
 class Tool {
  public:
   Tool(const core::Config& config, Options options)
@@ -143,7 +139,7 @@ class Tool {
   int purge_dead();
   int replay_rejected();
   std::size_t count_argument(std::size_t position, std::size_t fallback) const;
-  const std::string& type_argument() const;
+  std::string type_argument() const;
   void require_yes(const std::string& what) const {
     if (!options_.yes) throw Failure{exit_needs_yes, what + " changes Redis: add --yes to do it"};
   }
@@ -162,9 +158,12 @@ std::size_t Tool::count_argument(std::size_t position, std::size_t fallback) con
   return static_cast<std::size_t>(value);
 }
 
-const std::string& Tool::type_argument() const {
+std::string Tool::type_argument() const {
   if (options_.words.size() < 2) throw Failure{exit_usage, options_.words[0] + " needs an event type"};
-  return options_.words[1];
+  std::string error;
+  auto type = core::parse_event_type_argument(options_.words[1], error);
+  if (!type) throw Failure{exit_usage, error};
+  return *type;
 }
 
 json::object Tool::collect_stats() {
@@ -464,40 +463,17 @@ int Tool::replay_rejected() {
   if (options_.id.empty()) throw Failure{exit_usage, "replay-rejected needs --id REQUEST_ID"};
   require_yes("replay-rejected");
   const std::string rejected_list = core::rejected_key(config_.queue_prefix);
-  for (const std::string& record : strings({"LRANGE", rejected_list, "0", "-1"})) {
-    boost::system::error_code ec;
-    const json::value value = json::parse(record, ec);
-    if (ec || !value.is_object()) continue;
-    const json::object& o = value.get_object();
-    const json::value* request_id = o.if_contains("request_id");
-    if (request_id == nullptr || !request_id->is_string() || request_id->get_string() != options_.id) continue;
-    const json::value* kept = o.if_contains("body");
-    if (kept == nullptr || !kept->is_string()) throw Failure{exit_nothing, "request " + options_.id + ": the record holds no body"};
-    if (bool_field(o, "body_truncated")) {
-      throw Failure{exit_nothing, "request " + options_.id + " was kept only in part (" +
-                                      std::to_string(number_field(o, "body_bytes")) + " bytes); it cannot be replayed"};
-    }
-    const std::string text(kept->get_string());
-    const auto body = text_field(o, "body_encoding") == "base64" ? core::base64_decode(text) : std::optional<std::string>(text);
-    if (!body) throw Failure{exit_nothing, "request " + options_.id + ": the kept body is not valid base64"};
-
-    core::Request request;
-    request.method = "POST";
-    request.body = *body;
-    request.body_bytes = body->size();
-    request.request_id = options_.id;
-    request.received_at_ms = now_ms();
-    const core::Decision decision = core::decide(request, config_);
-    if (!decision.store) {
-      const std::string reason = decision.response.status == 200 ? "it holds no events" : decision.response.body;
-      throw Failure{exit_nothing, "request " + options_.id + " is still refused: " + reason};
-    }
-    core::Transaction transaction = core::transaction_for(*decision.store);
-    transaction.commands.push_back({"LREM", rejected_list, "1", record});
+  for (const std::string& text : strings({"LRANGE", rejected_list, "0", "-1"})) {
+    const auto record = core::parse_rejected_record(text);
+    if (!record || record->request_id != options_.id) continue;
+    const core::ReplayDecision replay = core::decide_replay(*record, config_, now_ms());
+    if (!replay.store) throw Failure{exit_nothing, "request " + options_.id + " is not replayed: " + replay.refusal};
+    core::Transaction transaction = core::transaction_for(*replay.store);
+    transaction.commands.push_back({"LREM", rejected_list, "1", text});
     std::string error;
     if (!redis_.run_transaction(transaction.commands, error)) throw Failure{exit_redis, "redis: " + error};
-    if (options_.json) std::printf("{\"stored\":%zu,\"queue\":%s}\n", decision.store->envelopes.size(), core::json_string(decision.store->queue_key).c_str());
-    else std::printf("request %s replayed: %zu event(s) queued in %s\n", options_.id.c_str(), decision.store->envelopes.size(), decision.store->queue_key.c_str());
+    if (options_.json) std::printf("{\"stored\":%zu,\"queue\":%s}\n", replay.store->envelopes.size(), core::json_string(replay.store->queue_key).c_str());
+    else std::printf("request %s replayed: %zu event(s) queued in %s\n", options_.id.c_str(), replay.store->envelopes.size(), replay.store->queue_key.c_str());
     return exit_ok;
   }
   throw Failure{exit_nothing, "no rejected request with id " + options_.id};

@@ -10,6 +10,7 @@
 
 #include "core/dead_letter.hpp"
 #include "core/envelope.hpp"
+#include "core/event_type.hpp"
 #include "core/json_escape.hpp"
 #include "core/keys.hpp"
 #include "core/rfc3339.hpp"
@@ -217,13 +218,13 @@ void Worker::consume(int index) {
     if (succeeded) {
       counter = core::counter_field("done", type);
       ack.push_back({"HDEL", attempts, id});
-      spdlog::debug("event {} of type {} done (attempt {})", id, type, attempt);
+      spdlog::debug("event {} of type {} done (attempt {})", id, core::printable_event_type(type), attempt);
     } else if (is_dead) {
       counter = core::counter_field("dead", type);
       dead_record = core::make_dead_record(envelope, failure, attempt, consumer_id, now_ms());
       ack.push_back({"LPUSH", dead, dead_record});
       if (summary) ack.push_back({"HDEL", attempts, id});
-      spdlog::error("event {} of type {} failed for good ({}) after {} attempt(s); moved to {}", id, type, failure.error,
+      spdlog::error("event {} of type {} failed for good ({}) after {} attempt(s); moved to {}", id, core::printable_event_type(type), failure.error,
                     attempt, dead);
     } else {
       counter = core::counter_field("retried", type);
@@ -233,7 +234,7 @@ void Worker::consume(int index) {
       std::string_view tail = failure.stderr_tail;
       while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.remove_suffix(1);
       if (tail.size() > 200) tail.remove_prefix(tail.size() - 200);
-      spdlog::warn("event {} of type {} failed ({}), attempt {} of {}; retry in {:.1f} s{}{}", id, type, failure.error,
+      spdlog::warn("event {} of type {} failed ({}), attempt {} of {}; retry in {:.1f} s{}{}", id, core::printable_event_type(type), failure.error,
                    attempt, options_.max_attempts, static_cast<double>(delay.count()) / 1000.0,
                    tail.empty() ? "" : "; stderr ends: ", core::to_valid_utf8(tail));
     }

@@ -4,13 +4,14 @@
 
 #include <algorithm>
 
-#include "core/base64.hpp"
 #include "core/constant_time.hpp"
 #include "core/envelope.hpp"
+#include "core/event_type.hpp"
 #include "core/json_escape.hpp"
 #include "core/keys.hpp"
 #include "core/notification.hpp"
 #include "core/query.hpp"
+#include "core/rejected_record.hpp"
 #include "core/rfc3339.hpp"
 #include "core/utf8.hpp"
 
@@ -52,35 +53,10 @@ Decision refuse_post(const Request& request, const Config& config, int status, c
                                  "; " + std::to_string(request.body_bytes) + " body bytes" + for_request(request.request_id));
   decision.refusal = problem.code;
   if (config.rejected_keep == 0) return decision;
-
-  // Keep the body as text when it is UTF-8 (cut back to a character boundary), else base64.
-  const std::string_view text = request.body.substr(0, utf8_prefix_length(request.body, max_kept_body_bytes));
-  const bool keep_as_text = is_valid_utf8(text);
-  const std::string_view stored = keep_as_text ? text : request.body.substr(0, max_kept_body_bytes);
-
-  std::string record = "{\"at\":";
-  append_json_string(record, format_rfc3339_ms(request.received_at_ms));
-  record += ",\"request_id\":";
-  append_json_string(record, request.request_id);
-  record += ",\"status\":" + std::to_string(status) + ",\"reason\":";
-  append_json_string(record, problem.code);
-  record += ",\"detail\":";
-  append_json_string(record, problem.detail);
-  record += ",\"body_bytes\":" + std::to_string(request.body_bytes);
-  record += keep_as_text ? ",\"body_encoding\":\"utf-8\"" : ",\"body_encoding\":\"base64\"";
-  record += stored.size() < request.body_bytes ? ",\"body_truncated\":true" : ",\"body_truncated\":false";
-  record += ",\"body\":";
-  append_json_string(record, keep_as_text ? std::string(stored) : base64_encode(stored));
-  record += '}';
+  std::string record = make_rejected_record(request.received_at_ms, request.request_id, status, problem.code,
+                                            problem.detail, request.body_bytes, request.body);
   decision.reject = KeepRejected{rejected_key(config.queue_prefix), std::move(record), config.rejected_keep};
   return decision;
-}
-
-bool is_printable_ascii(std::string_view text) {
-  for (char c : text) {
-    if (c < 0x20 || c > 0x7E) return false;
-  }
-  return true;
 }
 
 Decision decide_verification(const Request& request, const Config& config) {
@@ -106,10 +82,12 @@ Decision decide_verification(const Request& request, const Config& config) {
     return answer(error_response(400, "missing_challenge", "challenge is missing"), LogLevel::warn,
                   "verification refused: no challenge" + context);
   }
-  // The echo must never become reflected content: short, printable ASCII, or refused.
-  if (challenge.value.size() > max_challenge_bytes || !is_printable_ascii(challenge.value)) {
+  // The protocol calls the challenge opaque, so any text is echoed; but never control characters
+  // or broken UTF-8, and never more than a short string (text/plain and nosniff do the rest).
+  if (challenge.value.size() > max_challenge_bytes || !is_printable_utf8(challenge.value)) {
     return answer(error_response(400, "invalid_challenge",
-                                 "challenge must be 1-" + std::to_string(max_challenge_bytes) + " printable ASCII characters"),
+                                 "challenge must be 1-" + std::to_string(max_challenge_bytes) +
+                                     " bytes of UTF-8 text without control characters"),
                   LogLevel::warn, "verification refused: challenge is too long or not printable" + context);
   }
   Response response{200, "text/plain; charset=utf-8", {}, challenge.value};
@@ -146,7 +124,7 @@ Decision decide_notification(const Request& request, const Config& config) {
     return refuse_post(request, config, 403, {"community_not_allowed", "CommunityName is not one this endpoint serves"});
   }
 
-  const std::string context = " of type " + notification.event_type +
+  const std::string context = " of type " + printable_event_type(notification.event_type) +
                               (is_documented_event_type(notification.event_type) ? "" : " (not a documented type)") +
                               " for community " + json_string(notification.community) + for_request(request.request_id);
   const std::size_t count = notification.events.size();
@@ -178,6 +156,38 @@ Response storage_unavailable_response() {
   Response response = error_response(503, "storage_unavailable", "events could not be stored; try again later");
   response.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
   return response;
+}
+
+ReplayDecision decide_replay(const RejectedRecord& record, const Config& config, std::int64_t now_ms) {
+  ReplayDecision replay;
+  if (is_authentication_refusal(record.reason)) {
+    replay.refusal = "it was refused for " + record.reason +
+                     ", an authentication reason: a request that did not prove who sent it is never replayed";
+    return replay;
+  }
+  if (record.body_truncated) {
+    replay.refusal = "it was kept only in part (" + std::to_string(record.body_bytes) + " bytes); it cannot be replayed";
+    return replay;
+  }
+  // The endpoint key was checked (or not needed) when the request came in, and its refusals are
+  // never replayed (above): judge the body as the handler judges a POST that carried a valid key.
+  Config judged_as = config;
+  judged_as.endpoint_keys.clear();
+  Request request;
+  request.method = "POST";
+  request.body = record.body;
+  request.body_bytes = record.body.size();
+  request.request_id = record.request_id;
+  request.received_at_ms = now_ms;
+  Decision decision = decide(request, judged_as);
+  if (decision.store) {
+    replay.store = std::move(decision.store);
+  } else if (decision.response.status == 200) {
+    replay.refusal = "it holds no events";
+  } else {
+    replay.refusal = "it is still refused: " + decision.refusal + ": " + decision.response.body;
+  }
+  return replay;
 }
 
 Decision decide(const Request& request, const Config& config) {

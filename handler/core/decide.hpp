@@ -9,12 +9,11 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/rejected_record.hpp"
 #include "core/writes.hpp"
 
 namespace boardhook::core {
 
-// How much of a refused body is kept for inspection.
-inline constexpr std::size_t max_kept_body_bytes = 64 * 1024;
 // Longest challenge echoed back; Socialboards sends about ten digits.
 inline constexpr std::size_t max_challenge_bytes = 256;
 // Seconds a client is asked to wait after a 503.
@@ -48,6 +47,16 @@ struct Decision {
 };
 
 Decision decide(const Request& request, const Config& config);
+
+// What replaying a kept refused POST (boardhook-queues replay-rejected) would store: the body
+// judged as the handler judges a POST that carried a valid endpoint key. Records refused for an
+// authentication reason, and records kept only in part, are never replayed; `refusal` says why
+// nothing is stored.
+struct ReplayDecision {
+  std::optional<StoreEvents> store;
+  std::string refusal;
+};
+ReplayDecision decide_replay(const RejectedRecord& record, const Config& config, std::int64_t now_ms);
 
 // What to answer instead when `Decision::store` could not be carried out.
 Response storage_unavailable_response();

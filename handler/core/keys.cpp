@@ -1,6 +1,8 @@
 // keys.cpp -- Redis key names.
 #include "core/keys.hpp"
 
+#include "core/event_type.hpp"
+
 namespace boardhook::core {
 
 namespace {
@@ -13,19 +15,19 @@ std::string join(std::string_view prefix, std::string_view a, std::string_view b
 }
 }  // namespace
 
-std::string queue_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "queue", event_type); }
+std::string queue_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "queue", event_type_key_part(event_type)); }
 std::string event_types_key(std::string_view prefix) { return join(prefix, "event-types"); }
 std::string rejected_key(std::string_view prefix) { return join(prefix, "rejected"); }
 std::string counters_key(std::string_view prefix) { return join(prefix, "counters"); }
 std::string processing_key(std::string_view prefix, std::string_view consumer_id) { return join(prefix, "processing", consumer_id); }
-std::string retry_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "retry", event_type); }
-std::string attempts_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "attempts", event_type); }
-std::string dead_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "dead", event_type); }
+std::string retry_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "retry", event_type_key_part(event_type)); }
+std::string attempts_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "attempts", event_type_key_part(event_type)); }
+std::string dead_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "dead", event_type_key_part(event_type)); }
 std::string workers_key(std::string_view prefix) { return join(prefix, "workers"); }
 std::string heartbeat_key(std::string_view prefix, std::string_view worker_id) { return join(prefix, "heartbeat", worker_id); }
 std::string counter_field(std::string_view what, std::string_view event_type) {
   std::string field(what);
-  field.append(":").append(event_type);
+  field.append(":").append(event_type_key_part(event_type));
   return field;
 }
 

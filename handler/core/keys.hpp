@@ -1,7 +1,8 @@
 // keys.hpp -- the Redis key names of boardhook's data model: the one place they are spelled.
 //
 // Handler, workers and the inspection tool all build key names here, so the data model
-// documented in the README cannot drift between programs.
+// documented in the README cannot drift between programs. An event type appears in key names
+// and counter fields as its key part (event_type.hpp): unchanged for the documented types.
 #pragma once
 #include <string>
 #include <string_view>

@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
 
+#include "core/event_type.hpp"
 #include "core/json_spans.hpp"
 #include "core/utf8.hpp"
 
@@ -21,14 +22,6 @@ ParsedNotification refuse(std::string code, std::string detail) {
 }
 
 ParsedNotification invalid_envelope(std::string detail) { return refuse("invalid_envelope", std::move(detail)); }
-
-bool is_safe_event_type(std::string_view event_type) {
-  return !event_type.empty() && event_type.size() <= max_event_type_length &&
-         std::all_of(event_type.begin(), event_type.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-                  c == '.';
-         });
-}
 
 // What the envelope rules need to know of a JSON value.
 enum class Kind { object, array, string, integer, other };
@@ -259,8 +252,8 @@ ParsedNotification parse_notification(std::string_view body, std::size_t max_eve
   auto& event_type = envelope.event_type;
   if (!event_type) return invalid_envelope("EventType is missing");
   if (event_type->kind != Kind::string || event_type->text.empty()) return invalid_envelope("EventType must be a non-empty string");
-  if (!is_safe_event_type(event_type->text)) {
-    return invalid_envelope("EventType must be at most 100 characters of A-Z a-z 0-9 _ - .");
+  if (!is_event_type(event_type->text)) {
+    return invalid_envelope("EventType must be at most " + std::to_string(max_event_type_bytes) + " bytes of UTF-8");
   }
   notification.event_type = std::move(event_type->text);
 

@@ -10,9 +10,6 @@ namespace boardhook::core {
 // The deepest nesting a body may have. Real tickets nest about six levels; the limit
 // keeps a hostile body from costing more than its size.
 inline constexpr std::size_t max_json_depth = 64;
-// Longest accepted EventType. It becomes part of a Redis key, so it is also restricted
-// to characters that are safe in key names and log lines.
-inline constexpr std::size_t max_event_type_length = 100;
 
 struct NotificationItem {
   std::string_view raw;                  // the item's bytes exactly as received

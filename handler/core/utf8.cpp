@@ -65,6 +65,17 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
+bool is_printable_utf8(std::string_view text) {
+  if (!is_valid_utf8(text)) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x20 || byte == 0x7F) return false;
+    // C1 controls are U+0080-U+009F: 0xC2 followed by 0x80-0x9F.
+    if (byte == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0xA0) return false;
+  }
+  return true;
+}
+
 std::size_t utf8_prefix_length(std::string_view text, std::size_t limit) {
   if (text.size() <= limit) return text.size();
   std::size_t cut = limit;

@@ -11,4 +11,8 @@ bool is_valid_utf8(std::string_view text);
 // inside a multi-byte sequence. Used to cut kept bodies without splitting a character.
 std::size_t utf8_prefix_length(std::string_view text, std::size_t limit);
 
+// True when `text` is valid UTF-8 and holds no control character: none of C0 (U+0000-U+001F),
+// DEL (U+007F) or C1 (U+0080-U+009F). Such text is safe to echo in a text/plain body.
+bool is_printable_utf8(std::string_view text);
+
 }  // namespace boardhook::core

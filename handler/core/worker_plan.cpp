@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "core/event_type.hpp"
+
 namespace boardhook::core {
 
 namespace {
@@ -12,12 +14,6 @@ std::string_view trim(std::string_view text) {
   while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
   while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
   return text;
-}
-
-bool is_event_type(std::string_view text) {
-  return !text.empty() && text.size() <= 100 && std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-  });
 }
 
 }  // namespace
@@ -30,15 +26,13 @@ std::optional<std::pair<std::string, std::string>> parse_route(std::string_view 
   }
   const std::string_view type = trim(line.substr(0, equals));
   const std::string_view command = trim(line.substr(equals + 1));
-  if (!is_event_type(type)) {
-    error = "\"" + std::string(type) + "\" is not an event type (A-Z a-z 0-9 _ - ., at most 100)";
-    return std::nullopt;
-  }
+  auto event_type = parse_event_type_argument(type, error);
+  if (!event_type) return std::nullopt;
   if (command.empty()) {
-    error = "no command for event type " + std::string(type);
+    error = "no command for event type " + printable_event_type(*event_type);
     return std::nullopt;
   }
-  return std::pair{std::string(type), std::string(command)};
+  return std::pair{std::move(*event_type), std::string(command)};
 }
 
 std::optional<std::map<std::string, std::string>> parse_routes(std::string_view text, std::string& error) {
@@ -53,7 +47,7 @@ std::optional<std::map<std::string, std::string>> parse_routes(std::string_view 
     std::string problem;
     auto route = parse_route(line, problem);
     if (!route || !routes.emplace(*route).second) {
-      error = "line " + std::to_string(line_number) + ": " + (route ? "event type " + route->first + " given twice" : problem);
+      error = "line " + std::to_string(line_number) + ": " + (route ? "event type " + printable_event_type(route->first) + " given twice" : problem);
       return std::nullopt;
     }
   }

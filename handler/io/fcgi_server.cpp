@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "core/decide.hpp"
+#include "core/event_type.hpp"
 #include "core/health.hpp"
 #include "core/metrics.hpp"
 #include "io/log.hpp"
@@ -204,7 +205,7 @@ void handle(FCGX_Request& fcgi_request, Context& context) {
         decision.response = core::storage_unavailable_response();
         decision.log_level = core::LogLevel::error;
         decision.log_message = "events not stored: \"" + error + "\"; answered 503 for " + std::to_string(events) +
-                               " event(s) of type " + decision.store->event_type + " (request " +
+                               " event(s) of type " + core::printable_event_type(decision.store->event_type) + " (request " +
                                std::string(request.request_id) + ")";
         break;
     }

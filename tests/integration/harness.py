@@ -44,6 +44,13 @@ def find_program(name):
     raise RuntimeError(f"{name} not found; scripts/test installs it")
 
 
+def type_key_part(event_type):
+    """An event type as it appears in key names (README, Redis data model): the bytes
+    A-Z a-z 0-9 _ - . as they are, every other byte of its UTF-8 as %XX."""
+    safe = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+    return "".join(chr(b) if b in safe else "%%%02X" % b for b in event_type.encode())
+
+
 def fixture_verify_token():
     """The Verify Token the fixtures are written for, as verification.txt states it."""
     text = (FIXTURES / "verification.txt").read_text()
@@ -431,7 +438,7 @@ class Stack:
         return sorted(k.decode() for k in self.redis_cmd("KEYS", pattern))
 
     def queue_key(self, event_type):
-        return f"{self.prefix}:queue:{event_type}"
+        return f"{self.prefix}:queue:{type_key_part(event_type)}"
 
     def access_log_line(self, request_id, timeout=3):
         """nginx's access-log line for one request (nginx writes it just after answering)."""

@@ -102,5 +102,25 @@ class Events(harness.StackTest):
                 self.check_stored(raw, *self.post_and_take(raw, **kw))
 
 
+
+    def test_any_utf8_event_type_is_queued_under_its_encoded_key_and_none_collide(self):
+        # The protocol asks only for a non-empty string; Socialboards keeps no copy, so a refusal
+        # would lose the event. Plain names keep their keys; other bytes are written %XX.
+        types = ("Ticket cr\u00e9\u00e9", "a b:c*", "50%", "a%20b", "tab\there", "x" * 200)
+        for event_type in types:
+            with self.subTest(event_type=event_type):
+                raw = json.dumps({"CommunityName": "c", "EventType": event_type, "TicketId": 7,
+                                  "Events": [{"Note": event_type}]}).encode()
+                r, taken, started = self.post_and_take(raw)
+                self.check_stored(raw, r, taken, started)
+        self.assertEqual(harness.type_key_part("a b:c*"), "a%20b%3Ac%2A")
+        self.assertEqual(len({harness.type_key_part(t) for t in types}), len(types))
+        members = {m.decode() for m in self.stack.redis_cmd("SMEMBERS", f"{self.stack.prefix}:event-types")}
+        self.assertTrue(set(types) <= members, "the event-types set does not hold the types as sent")
+        too_long = json.dumps({"CommunityName": "c", "EventType": "x" * 201, "Events": [{}]}).encode()
+        r = self.stack.post(too_long)
+        self.assertEqual((r.status, r.json()["error"]), (400, "invalid_envelope"), self.why(r))
+
+
 if __name__ == "__main__":
     harness.main()

@@ -450,11 +450,12 @@ class Hostile(HostileTest):
         self.assertHandlerAlive(pid)
 
     # ---- the challenge ----------------------------------------------------------------------
-    def test_control_and_non_ascii_characters_in_the_challenge_are_refused_and_never_echoed(self):
+    def test_control_characters_and_broken_utf8_in_the_challenge_are_refused_and_never_echoed(self):
         marker = "X-Injected%3A%20hostile"
         for challenge in (f"hb%0d%0a{marker}", f"hb%0a{marker}", f"hb%0d{marker}",
                           f"hb%0d%0a%0d%0a%3Chtml%3E{marker}", f"hb%00{marker}", "%00", "%0d%0a",
-                          f"hb%09{marker}", f"hb%7f{marker}", f"hb%E2%80%A8{marker}", f"hb%C3%A9{marker}"):
+                          f"hb%09{marker}", f"hb%7f{marker}", f"hb%C2%85{marker}", f"hb%C3{marker}",
+                          f"hb%FF{marker}"):
             with self.subTest(challenge=challenge):
                 before = self.state()
                 r = self.get(self.query(challenge, encode=False))
@@ -466,6 +467,15 @@ class Hostile(HostileTest):
                 self.assertQueued(before)
                 self.assertRejectedUnchanged(before)
         self.assertNotIn("X-Injected", self.stack.handler_log(), "the challenge reached the handler's log")
+
+    def test_a_challenge_of_non_ascii_text_is_echoed_byte_for_byte_as_plain_text(self):
+        for challenge in ("caf\u00e9", "\u2713 \U0001F600", "a\u2028b", "\u00a0"):
+            with self.subTest(challenge=challenge):
+                r = self.get(self.query(challenge))
+                self.assertEqual(r.status, 200, self.why(r))
+                self.assertEqual(r.body, challenge.encode(), "the challenge was not echoed byte for byte")
+                self.assertEqual(r.header("Content-Type"), "text/plain; charset=utf-8")
+                self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
 
     def test_a_challenge_of_256_characters_is_echoed_and_257_refused(self):
         printable = "".join(map(chr, range(0x20, 0x7F)))     # every printable ASCII character
@@ -728,7 +738,7 @@ class HostileMix:
         if label == "garbage":
             body = b'{"CommunityName":"' + bytes([n % 256, 0xff, 0x22]) * (n % 50 + 1)
         elif label == "challenge":
-            bad = ("%0d%0aX-Injected:%20" + tag, "%00" + tag, tag * (257 // len(tag) + 1), "%C3%A9" + tag)[n % 4]
+            bad = ("%0d%0aX-Injected:%20" + tag, "%00" + tag, tag * (257 // len(tag) + 1), "%C2%85" + tag)[n % 4]
             target = f"/webhooks?challenge={bad}&verifyToken={self.token}"
         elif label == "echo":
             target = f"/webhooks?verifyToken={self.token}&challenge={tag}&other={n}"

@@ -289,10 +289,10 @@ class Queues(harness.StackTest):
         self.ok("rejected", code=1)
 
     # ---- replay-rejected ------------------------------------------------------------------
-    def crafted_rejected(self, request_id, body, encoding="utf-8", truncated=False):
-        """A rejected record as the handler keeps it, for a body refused only by a setting."""
-        record = json.dumps({"at": harness.rfc3339_ms(time.time() - 60), "request_id": request_id, "status": 413,
-                             "reason": "body_too_large", "detail": "the body is larger than 1000 bytes",
+    def crafted_rejected(self, request_id, body, encoding="utf-8", truncated=False, reason="body_too_large", status=413):
+        """A rejected record as the handler keeps it, by default for a body refused only by a setting."""
+        record = json.dumps({"at": harness.rfc3339_ms(time.time() - 60), "request_id": request_id, "status": status,
+                             "reason": reason, "detail": "the body is larger than 1000 bytes",
                              "body_bytes": len(body), "body_encoding": encoding, "body_truncated": truncated,
                              "body": body.decode() if encoding == "utf-8" else base64.b64encode(body).decode()})
         self.r("LPUSH", self.key("rejected"), record)
@@ -355,6 +355,28 @@ class Queues(harness.StackTest):
         r = self.ok("replay-rejected", "--id", cut_id, "--yes", code=1)
         self.assertIn(b"kept only in part", r.stderr)
         self.assertEqual(self.r("LRANGE", self.key("rejected"), 0, -1), [cut])
+
+    def test_replay_judges_the_body_as_posted_with_a_valid_key_even_where_the_tool_shares_the_handlers_settings(self):
+        # The systemd units give the tool the handler's settings file, endpoint key included.
+        body = (harness.FIXTURES / "ticket_status_change.json").read_bytes()
+        request_id = "5e771e65" * 4
+        self.crafted_rejected(request_id, body)
+        started = time.time()
+        r = self.ok("replay-rejected", "--id", request_id, "--yes", BOARDHOOK_ENDPOINT_KEY="k" * 24)
+        self.assertIn(f"request {request_id} replayed".encode(), r.stdout)
+        self.assertQueuedFrom(body, request_id, started)
+
+    def test_a_request_refused_for_an_authentication_reason_is_never_replayed(self):
+        body = (harness.FIXTURES / "ticket_status_change.json").read_bytes()
+        for n, reason in enumerate(("missing_endpoint_key", "invalid_endpoint_key", "community_not_allowed")):
+            with self.subTest(reason=reason):
+                request_id = "a0" * 15 + "%02d" % n
+                record = self.crafted_rejected(request_id, body, reason=reason, status=403)
+                r = self.ok("replay-rejected", "--id", request_id, "--yes", code=1)
+                self.assertIn(b"never replayed", r.stderr)
+                self.assertIn(reason.encode(), r.stderr)
+                self.assertIn(record, self.r("LRANGE", self.key("rejected"), 0, -1), "the record was removed")
+        self.assertEqual(self.r("KEYS", self.key("queue", "*")), [], "a refused replay queued something")
 
     def test_list_elements_of_another_shape_do_not_crash_the_tool(self):
         # A worker that reclaims a dead peer's job that is not an envelope puts it, as it is,

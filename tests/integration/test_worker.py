@@ -141,7 +141,7 @@ class WorkerTest(unittest.TestCase):
     def push(self, event_type, envelopes):
         """LPUSH like the handler: the first of `envelopes` is the oldest."""
         for i in range(0, len(envelopes), 200):
-            self.redis.cmd("LPUSH", key("queue", event_type), *envelopes[i:i + 200])
+            self.redis.cmd("LPUSH", key("queue", harness.type_key_part(event_type)), *envelopes[i:i + 200])
         self.redis.cmd("SADD", key("event-types"), event_type)
 
     def counter(self, field):
@@ -272,6 +272,30 @@ class CommandInterface(WorkerTest):
                                   "BOARDHOOK_DELIVERY": delivery})
         self.assertNoWorkLeft("ticket_status_change", "note.v2")
         self.assertEqual(self.stop_worker(worker), 0)
+
+    def test_any_event_type_is_served_written_as_it_is_or_with_its_key_escapes(self):
+        out = self.dir / "types"
+        out.mkdir()
+        command = f'printf "%s\\n" "$BOARDHOOK_EVENT_TYPE" >> {out}/seen'
+        types = ("Ticket cr\u00e9\u00e9", "a=b", "50% off")
+        # As it is on the command line; with %XX escapes where '=' or '%' would be ambiguous.
+        worker = self.start_worker("--type", f"Ticket cr\u00e9\u00e9={command}", "--type", f"a%3Db={command}",
+                                   "--type", f"50%25%20off={command}")
+        for n, event_type in enumerate(types):
+            envelope, _ = harness.make_envelope(event_type, b'{"N": %d}' % n, ticket_id=n)
+            self.push(event_type, [envelope])
+        self.until(lambda: len(self.lines("types/seen")) == 3, "3 events of odd types done")
+        self.assertEqual(sorted(self.lines("types/seen")), sorted(types))
+        for event_type in types:
+            self.assertEqual(self.counter("done:" + harness.type_key_part(event_type)), 1, event_type)
+        self.assertNoWorkLeft(*(harness.type_key_part(t) for t in types))
+        self.assertEqual(self.stop_worker(worker), 0)
+        r = self.queues("--json", "stats")
+        self.assertEqual(r.returncode, 0, r)
+        bad = subprocess.run([harness.WORKER, "--type", "50%=true"], env=self.environment(), capture_output=True,
+                             timeout=30)
+        self.assertEqual(bad.returncode, 2, bad)
+        self.assertIn(b"%25", bad.stderr, "the refusal does not say how to write a '%'")
 
 
 class KilledWorker(WorkerTest):

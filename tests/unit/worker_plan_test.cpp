@@ -18,9 +18,18 @@ TEST_CASE("malformed routes are refused with a reason") {
   std::string error;
   CHECK_FALSE(parse_route("no equals sign", error));
   CHECK(error.find("TYPE=COMMAND") != std::string::npos);
-  CHECK_FALSE(parse_route("bad type!=cmd", error));
+  CHECK_FALSE(parse_route("50%=cmd", error));
+  CHECK(error.find("%25") != std::string::npos);
+  CHECK_FALSE(parse_route("=cmd", error));
   CHECK_FALSE(parse_route("t=", error));
   CHECK(error.find("no command") != std::string::npos);
+}
+
+TEST_CASE("a route's type may be any event type, written as it is or with its key escapes") {
+  std::string error;
+  CHECK(parse_route("Ticket cr\xC3\xA9\xC3\xA9 = run.sh", error)->first == "Ticket cr\xC3\xA9\xC3\xA9");
+  CHECK(parse_route("a%3Db=run.sh", error)->first == "a=b");
+  CHECK(parse_route("a%3Db=run.sh --x=1", error)->second == "run.sh --x=1");
 }
 
 TEST_CASE("a routes file skips comments and blank lines and names the bad line") {
