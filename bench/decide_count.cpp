@@ -21,8 +21,8 @@ namespace core = boardhook::core;
 
 namespace {
 
-// The token of ../shared/socialboards/fixtures/verification.txt.
-constexpr std::string_view verify_token = "fjord-lantern-7731";
+// The token of tests/fixtures/verification.txt, which scripts/bench-core puts in the GET's query.
+constexpr std::string_view verify_token = "tidal-compass-2659";
 
 int usage() {
   std::fputs("usage: boardhook-bench-decide post FILE N | get QUERY N\n", stderr);

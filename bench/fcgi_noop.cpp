@@ -3,9 +3,11 @@
 // The benchmark's reference for "the bare protocol": what boardhook-handler would cost if its
 // job (parse, validate, hash, MULTI/EXEC) were free. It keeps the handler's threading model
 // so that the difference between the two is the job and nothing else: N threads per process,
-// each calling FCGX_Accept_r on the one shared listening socket without a lock (see
-// ../shared/FASTCGI-NOTES.md), the listening socket inherited on fd 0 as spawn-fcgi and
-// boardhook-handler take it, and optionally several processes on that socket.
+// each calling FCGX_Accept_r on the one shared listening socket without a lock (with kept
+// connections a thread waits in FCGX_Accept_r on its own connection, so a lock would stall
+// the others; Linux lets several threads accept() on one socket), the listening socket
+// inherited on fd 0 as spawn-fcgi and boardhook-handler take it, and optionally several
+// processes on that socket.
 //
 //     boardhook-bench-fcgi-noop [--threads N] [--processes N] [--listen unix:/path|host:port]
 //

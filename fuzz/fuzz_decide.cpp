@@ -40,7 +40,8 @@ constexpr std::string_view request_id = "0123456789abcdef0123456789abcdef";
 constexpr std::int64_t received_at_ms = 1764242060123;  // 2025-11-27T11:14:20.123Z
 
 // The secrets: none of them may ever appear in an error answer or a log line.
-const std::vector<std::string> verify_tokens = {"fjord-lantern-7731", "rotated-token-2"};
+// The first is tests/fixtures/verification.txt's, so that the seeds made from it reach the echo.
+const std::vector<std::string> verify_tokens = {"tidal-compass-2659", "rotated-token-2"};
 const std::vector<std::string> endpoint_keys = {"endpoint-key-0a9b"};
 
 Config make_config(std::uint8_t flags) {
@@ -52,7 +53,7 @@ Config make_config(std::uint8_t flags) {
   }
   if (flags & 0x20) config.rejected_keep = 0;
   if (flags & 0x40) config.endpoint_keys = endpoint_keys;
-  if (flags & 0x80) config.communities = {"nordkyst-outdoor", "c"};
+  if (flags & 0x80) config.communities = {"tidewater-ceramics", "c"};  // the fixtures' main community
   return config;
 }
 

@@ -1,8 +1,8 @@
 // make_seeds.cpp -- boardhook-fuzz-seeds: write each fuzz target's seed corpus from the fixtures.
 //
 // Usage: boardhook-fuzz-seeds FIXTURES_DIR OUT_DIR
-// Writes OUT_DIR/<target>/<name> for every target, in each target's input format, from the shared
-// Socialboards fixtures: bodies as they are, POSTs and verification GETs framed for decide(),
+// Writes OUT_DIR/<target>/<name> for every target, in each target's input format, from the
+// fixtures in tests/fixtures/: bodies as they are, POSTs and verification GETs framed for decide(),
 // the envelopes and spool records the core makes of them. The core itself makes the derived seeds,
 // so they follow its formats as they change. Exits 1 when the fixtures cannot be read.
 #include <algorithm>
@@ -67,7 +67,7 @@ std::vector<std::string> verification_queries(const fs::path& fixtures) {
 
 Decision decide_post(std::string_view body) {
   Config config;
-  config.verify_tokens = {"fjord-lantern-7731"};
+  config.verify_tokens = {"tidal-compass-2659"};  // verification.txt's
   Request request;
   request.method = "POST";
   request.body = body;

@@ -27,8 +27,7 @@ import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = Path(os.environ.get("BOARDHOOK_FIXTURES")
-                or REPO.parent / "shared" / "socialboards" / "fixtures")
+FIXTURES = REPO / "tests" / "fixtures"   # part of the repository: a clone has all it needs
 KEEP = os.environ.get("KEEP") == "1"
 HANDLER = os.environ.get("BOARDHOOK_HANDLER")   # set by main() from --handler
 WORKER = os.environ.get("BOARDHOOK_WORKER")     # set by main() from --worker

@@ -17,7 +17,7 @@ TEST_CASE("an offered token equal to the secret matches") {
 
 TEST_CASE("an equal-length wrong token does not match wherever it differs") {
   const std::string secret = "fjord-lantern-7731";
-  CHECK_FALSE(constant_time_equals("fjord-lantern-7713", secret));  // the fixture's wrong token
+  CHECK_FALSE(constant_time_equals("fjord-lantern-7713", secret));  // two digits swapped
   for (std::size_t i = 0; i < secret.size(); ++i) {
     std::string offered = secret;
     offered[i] = static_cast<char>(offered[i] ^ 0x01);

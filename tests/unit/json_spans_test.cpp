@@ -148,8 +148,8 @@ TEST_CASE("a fixture's members are its four envelope keys") {
   const auto members = top_level_members(json);
   REQUIRE(members);
   CHECK(keys_of(*members) == std::vector<std::string>{"CommunityName", "EventType", "TicketId", "Events"});
-  CHECK((*members)[0].value == "\"nordkyst-outdoor\"");
-  CHECK((*members)[2].value == "9051377");
+  CHECK((*members)[0].value == "\"tidewater-ceramics\"");
+  CHECK((*members)[2].value == "7318842");
   CHECK((*members)[3].value.front() == '[');
   CHECK((*members)[3].value.back() == ']');
   // The Events value runs to the last ']' of the text.
