@@ -182,12 +182,42 @@ def redis_command(port, *args, timeout=5):
     """Send one command over RESP to 127.0.0.1:port and return the decoded reply: bytes for bulk
     strings, str for status lines, int, list or None; raises RedisError for an error reply."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        parts = [f"*{len(args)}\r\n".encode()]
-        for arg in args:
-            arg = arg if isinstance(arg, bytes) else str(arg).encode()
-            parts += [f"${len(arg)}\r\n".encode(), arg, b"\r\n"]
-        sock.sendall(b"".join(parts))
+        sock.sendall(encode_command(*args))
         return _read_reply(sock.makefile("rb"))
+
+
+def encode_command(*args):
+    """One command as RESP bytes (an array of bulk strings); str and int arguments as UTF-8."""
+    parts = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        arg = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts += [f"${len(arg)}\r\n".encode(), arg, b"\r\n"]
+    return b"".join(parts)
+
+
+class RedisConnection:
+    """A RESP connection over an already connected socket (e.g. one made in a test host's network
+    namespace), authenticated with `password` when given. command() returns what redis_command
+    does. Closes the socket on close() or at the end of a `with` block."""
+
+    def __init__(self, sock, password=None):
+        self.sock, self.reader = sock, sock.makefile("rb")
+        if password is not None:
+            self.command("AUTH", password)
+
+    def command(self, *args):
+        self.sock.sendall(encode_command(*args))
+        return _read_reply(self.reader)
+
+    def close(self):
+        self.reader.close()
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _read_reply(f):
