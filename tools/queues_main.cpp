@@ -11,10 +11,10 @@
 #include <sstream>
 #include <thread>
 
-#include "core/base64.hpp"
 #include "core/config.hpp"
 #include "core/dead_letter.hpp"
 #include "core/decide.hpp"
+#include "core/encoding.hpp"
 #include "core/envelope.hpp"
 #include "core/json_escape.hpp"
 #include "core/keys.hpp"

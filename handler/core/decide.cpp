@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "core/base64.hpp"
 #include "core/constant_time.hpp"
+#include "core/encoding.hpp"
 #include "core/envelope.hpp"
 #include "core/json_escape.hpp"
 #include "core/keys.hpp"
