@@ -255,6 +255,21 @@ TEST_CASE("base64 decoding reverses encoding for every byte value and length") {
   }
 }
 
+TEST_CASE("base64 of more than 48 MiB, which libcrypto takes in int-sized pieces, round-trips") {
+  // The pieces are 3 * 2^24 bytes and 4 * 2^24 characters; this input spans two of each.
+  const std::string bytes = pseudo_random_bytes((3u << 24) + 5);
+  const std::string text = base64_encode(bytes);
+  REQUIRE(text.size() == (4u << 24) + 8);
+  CHECK(text.substr(4u << 24) == base64_encode(bytes.substr(3u << 24)));
+  const auto decoded = base64_decode(text);
+  REQUIRE(decoded);
+  CHECK(*decoded == bytes);
+  // Blanks where a piece starts are refused as anywhere else (libcrypto alone would skip them).
+  std::string blanks = text;
+  blanks.replace(4u << 24, 4, "    ");
+  CHECK_FALSE(base64_decode(blanks));
+}
+
 TEST_CASE("base64 decoding refuses bad lengths characters and padding") {
   // libcrypto's EVP_DecodeBlock alone would accept several of these: it skips blanks and line
   // breaks at either end and reads '=' anywhere as zero bits.
