@@ -95,7 +95,8 @@ const char* apply_listen(Config& config, std::string_view value) {
   return nullptr;
 }
 
-// How a refused value is shown in the start-up error; nullptr shows it whole.
+// How a refused value is shown in the start-up error; nullptr shows it whole. Secrets are
+// never echoed: a token or key not at all, a Redis URL without its password.
 using Shown = std::string (*)(std::string_view value);
 
 std::string hidden(std::string_view) { return "…"; }
@@ -103,7 +104,7 @@ std::string hidden(std::string_view) { return "…"; }
 struct Setting {
   std::string_view name;
   Apply apply;
-  Shown shown = nullptr;  // for secrets: never echoed, not even in a start-up error
+  Shown shown = nullptr;
 };
 
 // One row per environment variable (BOARDHOOK_VERIFY_TOKEN_FILE is read separately:
