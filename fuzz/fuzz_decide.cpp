@@ -21,8 +21,8 @@
 #include <string_view>
 
 #include "check.hpp"
-#include "core/base64.hpp"
 #include "core/decide.hpp"
+#include "core/encoding.hpp"
 #include "core/envelope.hpp"
 #include "core/json_spans.hpp"
 #include "core/keys.hpp"

@@ -30,7 +30,7 @@ void fix_header(std::string& bytes) {
   const auto length = static_cast<std::uint32_t>(bytes.size() - spool_header_bytes);
   put_u32(bytes, 4, length);
   const std::string_view view(bytes);
-  put_u32(bytes, 8, crc32c(view.substr(spool_header_bytes), crc32c(view.substr(4, 4))));
+  put_u32(bytes, 8, crc32c({view.substr(4, 4), view.substr(spool_header_bytes)}));
 }
 
 void check_round_trips(const SpoolRecord& record) {

@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/command_line.hpp"
 #include "core/config.hpp"
 #include "core/dead_letter.hpp"
 #include "core/decide.hpp"
@@ -497,33 +499,45 @@ using boardhook::io::read_whole_file;
 }  // namespace
 
 int main(int argc, char** argv) {
+  static constexpr core::OptionSpec table[] = {
+      {"--help", false, "-h"},
+      {"--json"},
+      {"--yes"},
+      {"--watch"},
+      {"--newest"},
+      {"--interval", true},
+      {"--id", true},
+      {"--spool-dir", true},
+  };
+  const core::CommandLine line = core::parse_command_line(argc, argv, table);
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string word = argv[i];
-    const auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "boardhook-queues: %s needs a value\n%s", word.c_str(), usage);
-        std::exit(exit_usage);
-      }
-      return argv[++i];
-    };
-    if (word == "--json") options.json = true;
-    else if (word == "--yes") options.yes = true;
-    else if (word == "--watch") options.watch = true;
-    else if (word == "--newest") options.newest = true;
-    else if (word == "--interval") options.interval = std::max(0.2, std::atof(value().c_str()));
-    else if (word == "--id") options.id = value();
-    else if (word == "--spool-dir") options.spool_dir = value();
-    else if (word == "--help" || word == "-h") {
+  // In the order given, so that --help after a mistake does not hide it.
+  for (const core::ParsedOption& option : line.options) {
+    if (option.name == "--help") {
       std::fputs(usage, stdout);
       return exit_ok;
-    } else if (word.starts_with("--")) {
-      std::fprintf(stderr, "boardhook-queues: unknown option %s\n%s", word.c_str(), usage);
-      return exit_usage;
-    } else {
-      options.words.push_back(word);
+    }
+    if (option.name == "--json") options.json = true;
+    else if (option.name == "--yes") options.yes = true;
+    else if (option.name == "--watch") options.watch = true;
+    else if (option.name == "--newest") options.newest = true;
+    else if (option.name == "--id") options.id = option.value;
+    else if (option.name == "--spool-dir") options.spool_dir = option.value;
+    else if (option.name == "--interval") {
+      char* end = nullptr;
+      const double seconds = std::strtod(option.value.c_str(), &end);
+      if (end == option.value.c_str() || *end != '\0' || !std::isfinite(seconds) || seconds > 86400) {
+        std::fprintf(stderr, "boardhook-queues: --interval \"%s\": expected a number of seconds\n%s", option.value.c_str(), usage);
+        return exit_usage;
+      }
+      options.interval = std::max(0.2, seconds);
     }
   }
+  if (line.error) {
+    std::fprintf(stderr, "boardhook-queues: %s\n%s", line.error->message().c_str(), usage);
+    return exit_usage;
+  }
+  options.words = line.operands;
   if (options.words.empty()) {
     std::fputs(usage, stderr);
     return exit_usage;

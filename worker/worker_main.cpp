@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/command_line.hpp"
 #include "core/config.hpp"
 #include "core/worker_plan.hpp"
 #include "io/environment.hpp"
@@ -63,16 +64,28 @@ using boardhook::io::read_whole_file;
 
 int main(int argc, char** argv) {
   using namespace boardhook;
+  static constexpr core::OptionSpec table[] = {
+      {"--help", false, "-h"},
+      {"--type", true},
+      {"--config", true},
+      {"--concurrency", true},
+      {"--timeout", true},
+      {"--max-attempts", true},
+      {"--backoff", true},
+      {"--backoff-max", true},
+      {"--heartbeat-timeout", true},
+  };
+  const core::CommandLine line = core::parse_command_line(argc, argv, table);
   worker::WorkerOptions options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
+  // In the order given, so that --help after a mistake does not hide it.
+  for (const core::ParsedOption& option : line.options) {
+    const std::string flag(option.name);
+    const std::string& value = option.value;
+    std::string error;
+    if (flag == "--help") {
       std::fputs(usage, stdout);
       return 0;
     }
-    if (i + 1 >= argc) refuse(flag == "--type" || flag == "--config" || flag.starts_with("--") ? flag + " needs a value" : "unknown argument " + flag);
-    const std::string value = argv[++i];
-    std::string error;
     if (flag == "--type") {
       const auto route = core::parse_route(value, error);
       if (!route) refuse("--type \"" + value + "\": " + error);
@@ -97,10 +110,10 @@ int main(int argc, char** argv) {
       options.backoff_max = parse_seconds(flag, value);
     } else if (flag == "--heartbeat-timeout") {
       options.heartbeat_timeout = parse_seconds(flag, value);
-    } else {
-      refuse("unknown option " + flag);
     }
   }
+  if (line.error) refuse(line.error->message());
+  if (!line.operands.empty()) refuse("unknown argument " + line.operands[0]);
   if (options.routes.empty()) refuse("no event type to serve: give --type TYPE=COMMAND or --config FILE");
 
   sigset_t stop_signals;

@@ -95,24 +95,31 @@ const char* apply_listen(Config& config, std::string_view value) {
   return nullptr;
 }
 
+// How a refused value is shown in the start-up error; nullptr shows it whole. Secrets are
+// never echoed: a token or key not at all, a Redis URL without its password.
+using Shown = std::string (*)(std::string_view value);
+
+std::string hidden(std::string_view) { return "…"; }
+
 struct Setting {
   std::string_view name;
   Apply apply;
+  Shown shown = nullptr;
 };
 
 // One row per environment variable (BOARDHOOK_VERIFY_TOKEN_FILE is read separately:
 // it names a file, and reading files is the caller's business).
 constexpr Setting settings[] = {
-    {"BOARDHOOK_VERIFY_TOKEN", apply_tokens},
+    {"BOARDHOOK_VERIFY_TOKEN", apply_tokens, hidden},
     {"BOARDHOOK_REDIS_URL",
      [](Config& c, std::string_view v) -> const char* {
        static thread_local std::string error;
        auto endpoint = parse_redis_url(v, error);
        if (!endpoint) return error.c_str();
-       c.redis_url = v;
        c.redis = *endpoint;
        return nullptr;
-     }},
+     },
+     redact_redis_url},
     {"BOARDHOOK_QUEUE_PREFIX",
      [](Config& c, std::string_view v) -> const char* {
        if (v.empty() || v.size() > 64 || !is_key_safe(v)) return "must be 1-64 characters of A-Z a-z 0-9 _ - . :";
@@ -156,7 +163,7 @@ constexpr Setting settings[] = {
        c.threads = *threads;
        return nullptr;
      }},
-    {"BOARDHOOK_ENDPOINT_KEY", apply_endpoint_keys},
+    {"BOARDHOOK_ENDPOINT_KEY", apply_endpoint_keys, hidden},
     {"BOARDHOOK_COMMUNITIES",
      [](Config& c, std::string_view v) -> const char* {
        c.communities = split_list(v);
@@ -214,84 +221,13 @@ std::string quoted_setting(std::string_view name, std::string_view value) {
 
 }  // namespace
 
-std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::string& error) {
-  RedisEndpoint endpoint;
-  if (url.starts_with("unix://")) {
-    std::string_view rest = url.substr(7);
-    const std::size_t question = rest.find('?');
-    if (question != std::string_view::npos) {
-      const std::string_view query = rest.substr(question + 1);
-      rest = rest.substr(0, question);
-      if (!query.starts_with("db=")) { error = "only ?db=N is understood after a unix socket path"; return std::nullopt; }
-      const auto db = parse_integer<int>(query.substr(3));
-      if (!db || *db < 0) { error = "db must be a non-negative integer"; return std::nullopt; }
-      endpoint.database = *db;
-    }
-    if (!rest.starts_with("/")) { error = "expected unix:///absolute/path"; return std::nullopt; }
-    endpoint.host.clear();
-    endpoint.unix_path = rest;
-    return endpoint;
-  }
-  if (!url.starts_with("redis://")) {
-    error = url.find("://") == std::string_view::npos ? "missing \"://\"" : "scheme must be redis:// or unix://";
-    return std::nullopt;
-  }
-  std::string_view rest = url.substr(8);
-  const std::size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    const std::string_view db_text = rest.substr(slash + 1);
-    if (!db_text.empty()) {
-      const auto db = parse_integer<int>(db_text);
-      if (!db || *db < 0) { error = "database must be a non-negative integer"; return std::nullopt; }
-      endpoint.database = *db;
-    }
-  }
-  const std::size_t at = authority.rfind('@');
-  if (at != std::string_view::npos) {
-    const std::string_view credentials = authority.substr(0, at);
-    authority = authority.substr(at + 1);
-    const std::size_t colon = credentials.find(':');
-    if (colon == std::string_view::npos) {
-      endpoint.password = credentials;
-    } else {
-      endpoint.username = credentials.substr(0, colon);
-      endpoint.password = credentials.substr(colon + 1);
-    }
-  }
-  std::string_view host = authority;
-  std::string_view port_text;
-  if (authority.starts_with("[")) {  // [::1]:6379
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) { error = "unclosed '[' in host"; return std::nullopt; }
-    host = authority.substr(1, close - 1);
-    const std::string_view after = authority.substr(close + 1);
-    if (after.starts_with(":")) port_text = after.substr(1);
-    else if (!after.empty()) { error = "unexpected text after ']'"; return std::nullopt; }
-  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port_text = authority.substr(colon + 1);
-  }
-  if (host.empty()) { error = "missing host"; return std::nullopt; }
-  endpoint.host = host;
-  if (!port_text.empty()) {
-    const auto port = parse_integer<int>(port_text);
-    if (!port || *port < 1 || *port > 65535) { error = "port must be 1-65535"; return std::nullopt; }
-    endpoint.port = *port;
-  }
-  return endpoint;
-}
-
 Config load_config(const EnvLookup& lookup, const FileReader& read_file, bool require_token) {
   Config config;
   for (const Setting& setting : settings) {
     const auto value = lookup(setting.name);
     if (!value) continue;
     if (const char* problem = setting.apply(config, *value)) {
-      // Secrets are never echoed, not even in a start-up error.
-      const bool is_secret = setting.name == "BOARDHOOK_VERIFY_TOKEN" || setting.name == "BOARDHOOK_REDIS_URL" ||
-                             setting.name == "BOARDHOOK_ENDPOINT_KEY";
-      throw ConfigError(quoted_setting(setting.name, is_secret ? "…" : *value) + ": " + problem);
+      throw ConfigError(quoted_setting(setting.name, setting.shown ? setting.shown(*value) : *value) + ": " + problem);
     }
   }
   if (const auto token_file = lookup("BOARDHOOK_VERIFY_TOKEN_FILE")) {

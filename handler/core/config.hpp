@@ -9,23 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/redis_url.hpp"
+
 namespace boardhook::core {
-
-struct RedisEndpoint {
-  std::string host = "127.0.0.1";  // empty when `unix_path` is set
-  int port = 6379;
-  std::string unix_path;           // set for unix:///path URLs
-  int database = 0;
-  std::string username;            // Redis 6 ACL user; empty for the default user
-  std::string password;            // never logged
-
-  bool is_unix_socket() const { return !unix_path.empty(); }
-};
 
 struct Config {
   std::vector<std::string> verify_tokens;  // any one of them is accepted (rotation)
-  std::string redis_url = "redis://127.0.0.1:6379/0";
-  RedisEndpoint redis;                      // parsed from redis_url
+  RedisEndpoint redis;                      // from BOARDHOOK_REDIS_URL (default redis://127.0.0.1:6379/0)
   std::string queue_prefix = "boardhook";
   std::size_t max_body_bytes = 4 * 1024 * 1024;
   int redis_timeout_ms = 2000;
@@ -56,10 +46,6 @@ using FileReader = std::function<std::optional<std::string>(const std::string& p
 // Builds the configuration from `lookup`; throws ConfigError on the first bad value.
 // Only the handler needs a verify token (`require_token`); workers and tools share the rest.
 Config load_config(const EnvLookup& lookup, const FileReader& read_file, bool require_token = true);
-
-// Parses a Redis URL (redis://[user:password@]host[:port][/db] or unix:///path[?db=N]).
-// Returns nullopt with `error` set when malformed.
-std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::string& error);
 
 // One line for the start-up log; holds no secrets.
 std::string describe(const Config& config);

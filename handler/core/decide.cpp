@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/constant_time.hpp"
+#include "core/encoding.hpp"
 #include "core/envelope.hpp"
 #include "core/event_type.hpp"
 #include "core/json_escape.hpp"

@@ -3,8 +3,8 @@
 
 #include <boost/json.hpp>
 
+#include "core/digest.hpp"
 #include "core/json_escape.hpp"
-#include "core/sha256.hpp"
 
 namespace boardhook::core {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
-#include "core/base64.hpp"
+#include "core/encoding.hpp"
 #include "core/json_escape.hpp"
 #include "core/rfc3339.hpp"
 #include "core/utf8.hpp"

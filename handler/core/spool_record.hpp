@@ -6,6 +6,7 @@
 // checksum does not hold; decode_record() reports it instead of returning garbage.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,7 +28,8 @@ struct SpoolRecord {
   std::vector<std::string> fields;
 };
 
-std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc = 0);
+// CRC-32C of the concatenation of `parts` (a record's length bytes, then its payload).
+std::uint32_t crc32c(std::initializer_list<std::string_view> parts);
 
 std::string encode_spool_record(const SpoolRecord& record);
 

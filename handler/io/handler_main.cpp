@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 
+#include "core/command_line.hpp"
 #include "core/config.hpp"
 #include "core/json_escape.hpp"
 #include "io/fcgi_server.hpp"
@@ -143,27 +144,36 @@ int serve_process(const core::Config& config, int listen_fd, io::MetricsRegistry
 }  // namespace
 
 int main(int argc, char** argv) {
+  static constexpr core::OptionSpec options[] = {
+      {"--help", false, "-h"}, {"--processes", true}, {"--drain-spool"}, {"--spool-status"}};
+  const core::CommandLine line = core::parse_command_line(argc, argv, options);
   std::string_view mode;
   int processes = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view argument = argv[i];
-    if (argument == "--help" || argument == "-h") {
+  // In the order given, so that --help after a mistake does not hide it.
+  for (const core::ParsedOption& option : line.options) {
+    if (option.name == "--help") {
       std::fputs(usage, stdout);
       return 0;
     }
-    if (argument == "--processes" && i + 1 < argc) {
-      const std::string_view value = argv[++i];
+    if (option.name == "--processes") {
+      const std::string& value = option.value;
       const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), processes);
       if (ec != std::errc{} || end != value.data() + value.size() || processes < 1 || processes > 256) {
-        std::fprintf(stderr, "boardhook-handler: --processes \"%s\": expected 1-256\n", argv[i]);
+        std::fprintf(stderr, "boardhook-handler: --processes \"%s\": expected 1-256\n", value.c_str());
         return 2;
       }
-    } else if ((argument == "--drain-spool" || argument == "--spool-status") && mode.empty()) {
-      mode = argument;
+    } else if (mode.empty()) {
+      mode = option.name;
     } else {
-      std::fputs(usage, stderr);
+      std::fprintf(stderr, "boardhook-handler: %s and %s: give one\n%s", std::string(mode).c_str(),
+                   std::string(option.name).c_str(), usage);
       return 2;
     }
+  }
+  if (line.error || !line.operands.empty()) {
+    std::fprintf(stderr, "boardhook-handler: %s\n%s",
+                 line.error ? line.error->message().c_str() : ("unexpected argument " + line.operands[0]).c_str(), usage);
+    return 2;
   }
 
   // Signals are taken by sigwait(); every thread and child inherits this mask.

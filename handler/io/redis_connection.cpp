@@ -4,8 +4,6 @@
 #include <poll.h>
 #include <sys/time.h>
 
-#include <memory>
-
 #include "core/redis_health.hpp"
 #include "io/log.hpp"
 

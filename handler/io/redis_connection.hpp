@@ -8,7 +8,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "core/config.hpp"
@@ -60,8 +59,6 @@ class Connection {
   // queued, EXECABORT): then none of them ran, or the connection failed and their fate is
   // unknown.
   Reply call_transaction_replies(const std::vector<Command>& commands, std::string& error);
-
-  bool is_connected() const { return context_ != nullptr; }
 
  private:
   bool connect(std::string& error);

@@ -3,8 +3,9 @@
 # shellcheck shell=bash disable=SC2034  # the package lists are used by the scripts that source this
 
 # The project's Debian packages, in one place.
-BOARDHOOK_BUILD_PACKAGES=(cmake make g++ pkg-config libfcgi-dev libboost-json1.81-dev libspdlog-dev
-                          libhiredis-dev catch2)
+# libboost1.81-dev: Boost's header-only parts (CRC); libssl-dev: libcrypto (SHA-256, base64).
+BOARDHOOK_BUILD_PACKAGES=(cmake make g++ pkg-config libfcgi-dev libboost1.81-dev libboost-json1.81-dev
+                          libboost-url1.81-dev libssl-dev libspdlog-dev libhiredis-dev catch2)
 BOARDHOOK_RUNTIME_PACKAGES=(nginx redis-server openssl curl python3)
 # What only the tests use: integration.deploy_files checks the systemd units and docker-compose.yml
 # with Debian's own tools, and runs the containers' health check (cgi-fcgi) and scripts;

@@ -1,9 +1,11 @@
-"""test_security.py -- the endpoint key, the community allowlist, the events limit, and dropping root."""
+"""test_security.py -- the endpoint key, the community allowlist, the events limit, dropping root, Redis ACL users."""
 import json
 import os
 import pwd
 import socket
+import subprocess
 import unittest
+from urllib.parse import quote
 
 import harness
 
@@ -81,6 +83,55 @@ class EndpointKey(harness.StackTest):
     def test_more_events_than_the_limit_are_refused(self):
         body = (harness.FIXTURES / "variants/ticket_status_change.two_events.json").read_bytes()
         self.assertJsonError(self.post(f"?key={KEY}", body), 400, "too_many_events")
+
+
+# A password with every character a URL gives a meaning to.
+ACL_USER, ACL_PASSWORD = "boardhook", "p@ss/w:rd%2F?#"
+
+
+class AclStack(harness.Stack):
+    """Redis with an ACL user; the handler logs in as that user, its password percent-encoded."""
+
+    def __init__(self, name, **kw):
+        super().__init__(name, redis_args=["--user", ACL_USER, "on", f">{ACL_PASSWORD}", "~*", "&*", "+@all"], **kw)
+
+    def handler_environment(self):
+        env = super().handler_environment()
+        env["BOARDHOOK_REDIS_URL"] = f"redis://{ACL_USER}:{quote(ACL_PASSWORD, safe='')}@127.0.0.1:{self.redis_port}/0"
+        return env
+
+
+class RedisAclUser(harness.StackTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = AclStack(cls.__name__)
+        cls.addClassCleanup(cls.stack.stop)
+        cls.stack.start()
+    def test_the_handler_logs_in_as_the_acl_user_with_a_percent_encoded_password(self):
+        queue = self.stack.queue_key("ticket_status_change")
+        before = self.stack.redis_cmd("LLEN", queue)
+        r = self.stack.post(FIXTURE.read_bytes())
+        self.assertEqual(r.status, 200, self.why(r))
+        self.assertEqual(self.stack.redis_cmd("LLEN", queue), before + 1)
+        clients = self.stack.redis_cmd("CLIENT", "LIST")
+        self.assertIn(f" user={ACL_USER} ".encode(), clients, "no connection of the handler as the ACL user")
+        self.assertNotIn(ACL_PASSWORD, self.stack.handler_log())
+
+    def test_a_bad_url_stops_the_handler_showing_it_with_only_the_password_masked(self):
+        env = self.stack.handler_environment()
+        port = self.stack.redis_port
+        for url, shown in ((f"redis://{ACL_USER}:{ACL_PASSWORD}@127.0.0.1:{port}/0",   # not percent-encoded
+                            f"redis://{ACL_USER}:***@127.0.0.1:{port}/0"),
+                           (f"redis://{ACL_USER}:{quote(ACL_PASSWORD, safe='')}@127.0.0.1:{port}/x",
+                            f"redis://{ACL_USER}:***@127.0.0.1:{port}/x"),
+                           (f"redis://127.0.0.1:{port}/x", f"redis://127.0.0.1:{port}/x")):
+            with self.subTest(url=url):
+                r = subprocess.run([harness.HANDLER], env={**env, "BOARDHOOK_REDIS_URL": url},
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, r)
+                self.assertIn(f'BOARDHOOK_REDIS_URL="{shown}": ', r.stderr)
+                for part in ("p@ss", "rd%2F", "w%3Ard"):
+                    self.assertNotIn(part, r.stderr)
 
 
 @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")

@@ -3,8 +3,8 @@
 
 #include <boost/json.hpp>
 
-#include "core/base64.hpp"
 #include "core/dead_letter.hpp"
+#include "core/encoding.hpp"
 #include "core/envelope.hpp"
 #include "core/rfc3339.hpp"
 

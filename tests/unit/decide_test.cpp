@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "core/decide.hpp"
+#include "core/digest.hpp"
 #include "core/rfc3339.hpp"
-#include "core/sha256.hpp"
 
 using namespace boardhook::core;
 using namespace std::string_literals;

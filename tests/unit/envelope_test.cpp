@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/envelope.hpp"
-#include "core/sha256.hpp"
+#include "core/digest.hpp"
 
 using namespace boardhook::core;
 namespace json = boost::json;

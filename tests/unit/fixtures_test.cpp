@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "core/decide.hpp"
+#include "core/digest.hpp"
 #include "core/rfc3339.hpp"
-#include "core/sha256.hpp"
 
 using namespace boardhook::core;
 namespace fs = std::filesystem;
