@@ -26,7 +26,7 @@
 #include "io/log.hpp"
 #include "io/redis_connection.hpp"
 #include "io/spool.hpp"
-#include "io/store.hpp"
+#include "handler/store.hpp"
 
 namespace {
 
@@ -102,30 +102,30 @@ class Tool {
   Tool(const core::Config& config, Options options)
       : config_(config), options_(std::move(options)), redis_(config.redis, std::max(config.redis_timeout_ms, 1000), false) {}
 
-  redis::Reply call(const redis::Command& command) {
+  io::RedisReply call(const io::RedisCommand& command) {
     std::string error;
-    redis::Reply reply = redis_.call(command, error);
+    io::RedisReply reply = redis_.call(command, error);
     if (!reply) throw Failure{exit_redis, "redis unavailable: " + error};
-    if (reply->type == REDIS_REPLY_ERROR) throw Failure{exit_redis, "redis: " + redis::reply_text(*reply)};
+    if (reply->type == REDIS_REPLY_ERROR) throw Failure{exit_redis, "redis: " + io::reply_text(*reply)};
     return reply;
   }
-  std::int64_t integer(const redis::Command& command) {
-    const redis::Reply reply = call(command);
+  std::int64_t integer(const io::RedisCommand& command) {
+    const io::RedisReply reply = call(command);
     return reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
   }
-  std::vector<std::string> strings(const redis::Command& command) {
-    const redis::Reply reply = call(command);
+  std::vector<std::string> strings(const io::RedisCommand& command) {
+    const io::RedisReply reply = call(command);
     std::vector<std::string> out;
     if (reply->type != REDIS_REPLY_ARRAY) return out;
     for (std::size_t i = 0; i < reply->elements; ++i) {
-      if (reply->element[i]->type == REDIS_REPLY_STRING) out.push_back(redis::reply_text(*reply->element[i]));
+      if (reply->element[i]->type == REDIS_REPLY_STRING) out.push_back(io::reply_text(*reply->element[i]));
     }
     return out;
   }
-  std::optional<std::string> string(const redis::Command& command) {
-    const redis::Reply reply = call(command);
+  std::optional<std::string> string(const io::RedisCommand& command) {
+    const io::RedisReply reply = call(command);
     if (reply->type != REDIS_REPLY_STRING) return std::nullopt;
-    return redis::reply_text(*reply);
+    return io::reply_text(*reply);
   }
 
   int run();
@@ -148,7 +148,7 @@ class Tool {
 
   const core::Config& config_;
   Options options_;
-  redis::Connection redis_;
+  io::RedisConnection redis_;
 };
 
 std::size_t Tool::count_argument(std::size_t position, std::size_t fallback) const {
@@ -238,7 +238,7 @@ json::object Tool::collect_stats() {
   stats["rejected"] = integer({"LLEN", core::rejected_key(prefix)});
   const std::string spool_dir = !options_.spool_dir.empty() ? options_.spool_dir : config_.spool_dir;
   if (!spool_dir.empty() && access(spool_dir.c_str(), R_OK | X_OK) == 0) {
-    const spool::SpoolStatus status = spool::Spool::scan_status(spool_dir);
+    const io::SpoolStatus status = io::Spool::scan_status(spool_dir);
     json::object spool;
     spool["dir"] = spool_dir;
     spool["segments"] = status.segments;
@@ -454,7 +454,7 @@ int Tool::purge_dead() {
   const std::string& type = type_argument();
   require_yes("purge-dead");
   const std::string dead_list = core::dead_key(config_.queue_prefix, type);
-  const redis::Reply reply = call({"EVAL", "local n = redis.call('LLEN', KEYS[1]) redis.call('DEL', KEYS[1]) return n", "1", dead_list});
+  const io::RedisReply reply = call({"EVAL", "local n = redis.call('LLEN', KEYS[1]) redis.call('DEL', KEYS[1]) return n", "1", dead_list});
   const long long purged = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
   if (options_.json) std::printf("{\"purged\":%lld}\n", purged);
   else std::printf("purged %lld dead letter(s) of %s\n", purged, type.c_str());

@@ -1,5 +1,5 @@
 // job_runner.cpp -- posix_spawn with pipes, a poll loop for stdin and stderr, and a deadline.
-#include "job_runner.hpp"
+#include "worker/job_runner.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

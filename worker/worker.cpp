@@ -1,6 +1,6 @@
 // worker.cpp -- reliable fetch (LMOVE into a processing list), retries through a delay set,
 // dead letters, heartbeats, and reclaiming the jobs of workers that died.
-#include "worker.hpp"
+#include "worker/worker.hpp"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -16,7 +16,7 @@
 #include "core/rfc3339.hpp"
 #include "core/worker_plan.hpp"
 #include "io/redis_connection.hpp"
-#include "job_runner.hpp"
+#include "worker/job_runner.hpp"
 
 namespace boardhook::worker {
 
@@ -77,7 +77,7 @@ std::string worker_id() {
   return host_name() + ":" + std::to_string(getpid()) + ":" + nonce;
 }
 
-bool is_string_reply(const redis::Reply& reply) {
+bool is_string_reply(const io::RedisReply& reply) {
   return reply && (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS);
 }
 
@@ -125,7 +125,7 @@ void Worker::consume(int index) {
   const std::string consumer_id = id_ + ":" + std::to_string(index);
   const std::string processing = core::processing_key(prefix, consumer_id);
   // Blocking calls need a socket timeout longer than their own.
-  redis::Connection redis(config_.redis, std::max(config_.redis_timeout_ms, 1000) + block_seconds * 1000, false);
+  io::RedisConnection redis(config_.redis, std::max(config_.redis_timeout_ms, 1000) + block_seconds * 1000, false);
   std::mt19937_64 random{std::random_device{}()};
   std::uniform_real_distribution<double> fraction(0.0, 1.0);
   std::chrono::milliseconds backoff{100};
@@ -144,17 +144,17 @@ void Worker::consume(int index) {
     for (std::size_t k = 0; k < types_.size() && envelope.empty(); ++k) {
       const std::string& candidate = types_[(rotation + k) % types_.size()];
       const std::string queue = core::queue_key(prefix, candidate);
-      redis::Reply reply = redis.call({"LMOVE", queue, processing, "RIGHT", "LEFT"}, error);
+      io::RedisReply reply = redis.call({"LMOVE", queue, processing, "RIGHT", "LEFT"}, error);
       if (!reply) { failed = true; break; }
-      if (is_string_reply(reply)) { envelope = redis::reply_text(*reply); type = candidate; }
+      if (is_string_reply(reply)) { envelope = io::reply_text(*reply); type = candidate; }
     }
     if (!failed && envelope.empty()) {
       const std::string& candidate = types_[rotation++ % types_.size()];
       const std::string queue = core::queue_key(prefix, candidate);
       const std::string wait_seconds = std::to_string(block_seconds);
-      redis::Reply reply = redis.call({"BLMOVE", queue, processing, "RIGHT", "LEFT", wait_seconds}, error);
+      io::RedisReply reply = redis.call({"BLMOVE", queue, processing, "RIGHT", "LEFT", wait_seconds}, error);
       if (!reply) failed = true;
-      else if (is_string_reply(reply)) { envelope = redis::reply_text(*reply); type = candidate; }
+      else if (is_string_reply(reply)) { envelope = io::reply_text(*reply); type = candidate; }
     }
     if (failed) {
       redis_failed(error);
@@ -168,13 +168,13 @@ void Worker::consume(int index) {
     if (stopping_) {
       // Taken after the stop request (BLMOVE was already waiting): give it back untouched.
       const std::string queue = core::queue_key(prefix, type);
-      redis::Reply back = redis.call({"EVAL", reclaim_script, "2", processing, queue, envelope}, error);
+      io::RedisReply back = redis.call({"EVAL", reclaim_script, "2", processing, queue, envelope}, error);
       if (back && back->type == REDIS_REPLY_INTEGER) --unacknowledged_;
       break;
     }
     const auto summary = core::parse_envelope(envelope);
     std::int64_t attempt = 0;
-    std::vector<redis::Command> ack;
+    std::vector<io::RedisCommand> ack;
     std::string dead_record, due, counter, id;
     // Commands hold views: every string they name must outlive the transaction below.
     const std::string attempts = core::attempts_key(prefix, type);
@@ -185,10 +185,10 @@ void Worker::consume(int index) {
       id = summary->id;
       // Attempts are counted when they start, so a job that kills its worker still dies out.
       for (;;) {
-        redis::Reply reply = redis.call({"HINCRBY", attempts, id, "1"}, error);
+        io::RedisReply reply = redis.call({"HINCRBY", attempts, id, "1"}, error);
         if (reply && reply->type == REDIS_REPLY_INTEGER) { attempt = reply->integer; break; }
         if (stopping_) break;
-        redis_failed(reply ? redis::reply_text(*reply) : error);
+        redis_failed(reply ? io::reply_text(*reply) : error);
       }
       if (attempt == 0) continue;  // stopping with Redis away: the job waits for a peer
     }
@@ -259,7 +259,7 @@ void Worker::consume(int index) {
 
 void Worker::housekeeping() {
   const std::string& prefix = config_.queue_prefix;
-  redis::Connection redis(config_.redis, std::max(config_.redis_timeout_ms, 1000), false);
+  io::RedisConnection redis(config_.redis, std::max(config_.redis_timeout_ms, 1000), false);
   const std::string heartbeat = core::heartbeat_key(prefix, id_);
   const std::string workers = core::workers_key(prefix);
   std::string description = "{\"host\":" + core::json_string(host_name()) + ",\"pid\":" + std::to_string(getpid()) +
@@ -296,21 +296,21 @@ void Worker::housekeeping() {
   }
 }
 
-void Worker::reclaim_dead_peers(redis::Connection& redis) {
+void Worker::reclaim_dead_peers(io::RedisConnection& redis) {
   const std::string& prefix = config_.queue_prefix;
   const std::string workers = core::workers_key(prefix);
   std::string error;
-  redis::Reply all = redis.call({"HGETALL", workers}, error);
+  io::RedisReply all = redis.call({"HGETALL", workers}, error);
   if (!all || all->type != REDIS_REPLY_ARRAY) return;
   for (std::size_t i = 0; i + 1 < all->elements; i += 2) {
-    const std::string peer = redis::reply_text(*all->element[i]);
+    const std::string peer = io::reply_text(*all->element[i]);
     if (peer == id_) continue;
-    redis::Reply alive = redis.call({"EXISTS", core::heartbeat_key(prefix, peer)}, error);
+    io::RedisReply alive = redis.call({"EXISTS", core::heartbeat_key(prefix, peer)}, error);
     if (!alive || alive->type != REDIS_REPLY_INTEGER || alive->integer != 0) continue;
 
     std::int64_t consumers = 1;
     boost::system::error_code ec;
-    const auto info = boost::json::parse(redis::reply_text(*all->element[i + 1]), ec);
+    const auto info = boost::json::parse(io::reply_text(*all->element[i + 1]), ec);
     if (!ec && info.is_object()) {
       if (const auto* value = info.get_object().if_contains("consumers"); value && value->is_int64()) {
         consumers = std::clamp<std::int64_t>(value->get_int64(), 1, 1024);
@@ -320,14 +320,14 @@ void Worker::reclaim_dead_peers(redis::Connection& redis) {
     bool complete = true;
     for (std::int64_t c = 0; c < consumers; ++c) {
       const std::string processing = core::processing_key(prefix, peer + ":" + std::to_string(c));
-      redis::Reply jobs = redis.call({"LRANGE", processing, "0", "-1"}, error);
+      io::RedisReply jobs = redis.call({"LRANGE", processing, "0", "-1"}, error);
       if (!jobs || jobs->type != REDIS_REPLY_ARRAY) { complete = false; continue; }
       for (std::size_t j = 0; j < jobs->elements; ++j) {
-        const std::string envelope = redis::reply_text(*jobs->element[j]);
+        const std::string envelope = io::reply_text(*jobs->element[j]);
         const auto summary = core::parse_envelope(envelope);
         // Something that is not an envelope cannot name its queue; it goes where people look.
         const std::string target = summary ? core::queue_key(prefix, summary->event_type) : core::dead_key(prefix, "unknown");
-        redis::Reply done = redis.call({"EVAL", reclaim_script, "2", processing, target, envelope}, error);
+        io::RedisReply done = redis.call({"EVAL", reclaim_script, "2", processing, target, envelope}, error);
         if (!done) complete = false;
         else if (done->type == REDIS_REPLY_INTEGER) moved += static_cast<std::size_t>(done->integer);
       }

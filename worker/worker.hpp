@@ -41,7 +41,7 @@ class Worker {
  private:
   void consume(int index);
   void housekeeping();
-  void reclaim_dead_peers(redis::Connection& redis);
+  void reclaim_dead_peers(io::RedisConnection& redis);
   bool sleep_unless_stopping(std::chrono::milliseconds duration);
 
   const core::Config& config_;

@@ -60,7 +60,7 @@ std::uint64_t bytes_on_disk(const std::string& folder) {
 
 TEST_CASE("appending does not list the spool folder for each record") {
   TemporaryFolder folder;
-  spool::Spool spool(folder.path, 64ull << 20);
+  io::Spool spool(folder.path, 64ull << 20);
   const std::uint64_t scans_at_start = spool.directory_scans();
   std::string error;
   for (int i = 0; i < 200; ++i) REQUIRE(spool.append(record_of(100), error));
@@ -70,7 +70,7 @@ TEST_CASE("appending does not list the spool folder for each record") {
 
 TEST_CASE("the running total refuses a record that would overfill the spool, and nothing is cut") {
   TemporaryFolder folder;
-  spool::Spool spool(folder.path, 1u << 20);
+  io::Spool spool(folder.path, 1u << 20);
   std::string error;
   int appended = 0;
   while (spool.append(record_of(10'000), error)) ++appended;
@@ -86,7 +86,7 @@ TEST_CASE("segments other processes left in the folder count against the limit")
     std::ofstream foreign(folder.path + "/seg-00000000000000000001-otherhost-1-0.spool", std::ios::binary);
     foreign << std::string(900 * 1024, 'z');
   }
-  spool::Spool spool(folder.path, 1u << 20);
+  io::Spool spool(folder.path, 1u << 20);
   std::string error;
   CHECK_FALSE(spool.append(record_of(200 * 1024), error));
   CHECK_THAT(error, Catch::Contains("the spool is full"));
@@ -95,7 +95,7 @@ TEST_CASE("segments other processes left in the folder count against the limit")
 
 TEST_CASE("space a drain frees is seen by the next segment") {
   TemporaryFolder folder;
-  spool::Spool spool(folder.path, 1u << 20);
+  io::Spool spool(folder.path, 1u << 20);
   std::string error;
   while (spool.append(record_of(10'000), error)) {
   }

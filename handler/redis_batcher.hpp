@@ -31,7 +31,7 @@
 #include "core/writes.hpp"
 #include "io/redis_connection.hpp"
 
-namespace boardhook::io {
+namespace boardhook::handler {
 
 class RedisBatcher {
  public:
@@ -90,7 +90,7 @@ class RedisBatcher {
   const std::function<void(std::size_t)> on_batch_;
   const std::size_t max_requests_;
   const std::size_t max_bytes_;
-  redis::Connection connection_;  // used by the leader only, so by one thread at a time
+  io::RedisConnection connection_;  // used by the leader only, so by one thread at a time
 
   std::mutex mutex_;
   std::vector<Pending*> waiting_;  // in arrival order
@@ -100,4 +100,4 @@ class RedisBatcher {
   std::condition_variable leader_wake_;
 };
 
-}  // namespace boardhook::io
+}  // namespace boardhook::handler

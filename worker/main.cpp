@@ -13,7 +13,7 @@
 #include "core/worker_plan.hpp"
 #include "io/environment.hpp"
 #include "io/log.hpp"
-#include "worker.hpp"
+#include "worker/worker.hpp"
 
 namespace {
 

@@ -2,7 +2,7 @@
 #pragma once
 #include <string>
 
-namespace boardhook::io {
+namespace boardhook::handler {
 
 // Makes `path` (a unix socket) group-owned by `group` with mode 0660, so that only that
 // group (nginx's) may connect. Throws std::runtime_error naming what failed.
@@ -17,4 +17,4 @@ void hand_over_directory(const std::string& directory, const std::string& user);
 // (unless it already runs as that user).
 void become_user(const std::string& user);
 
-}  // namespace boardhook::io
+}  // namespace boardhook::handler

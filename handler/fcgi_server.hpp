@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "core/config.hpp"
-#include "io/metrics_registry.hpp"
-#include "io/store.hpp"
+#include "handler/metrics_registry.hpp"
+#include "handler/store.hpp"
 
-namespace boardhook::fcgi {
+namespace boardhook::handler {
 
 // Opens the listening socket named by BOARDHOOK_LISTEN ("unix:/path" or "host:port"), or
 // takes `inherited_fd` (systemd socket activation, or fd 0 from spawn-fcgi) when `listen` is
@@ -22,8 +22,8 @@ int open_listener(const std::string& listen, int inherited_fd);
 
 class Server {
  public:
-  Server(std::shared_ptr<const core::Config> config, int listen_fd, io::EventStore& store, io::MetricsRegistry& metrics,
-         spool::Spool* spool);
+  Server(std::shared_ptr<const core::Config> config, int listen_fd, handler::EventStore& store, handler::MetricsRegistry& metrics,
+         io::Spool* spool);
   ~Server();
 
   // Starts config.threads threads; each serves one FastCGI connection at a time and owns
@@ -57,9 +57,9 @@ class Server {
   std::atomic<std::uint64_t> config_generation_{0};
   int listen_fd_;
   int wake_fd_ = -1;  // eventfd, readable once stopping
-  io::EventStore& store_;
-  io::MetricsRegistry& metrics_;
-  spool::Spool* spool_;
+  handler::EventStore& store_;
+  handler::MetricsRegistry& metrics_;
+  io::Spool* spool_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> in_flight_{0};
   std::atomic<int> running_threads_{0};
@@ -67,4 +67,4 @@ class Server {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace boardhook::fcgi
+}  // namespace boardhook::handler

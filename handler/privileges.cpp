@@ -1,5 +1,5 @@
 // privileges.cpp -- chown/chmod of the socket and spool, then setgid/initgroups/setuid.
-#include "io/privileges.hpp"
+#include "handler/privileges.hpp"
 
 #include <grp.h>
 #include <pwd.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace boardhook::io {
+namespace boardhook::handler {
 
 namespace {
 
@@ -61,4 +61,4 @@ void become_user(const std::string& user) {
   if (setuid(0) == 0 || geteuid() == 0) throw std::runtime_error("root privileges could be regained after switching to \"" + user + "\"");
 }
 
-}  // namespace boardhook::io
+}  // namespace boardhook::handler

@@ -1,12 +1,12 @@
 // store.cpp -- Redis-or-spool writes, and the drainer thread that empties the spool.
-#include "io/store.hpp"
+#include "handler/store.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include "core/keys.hpp"
 #include "io/log.hpp"
 
-namespace boardhook::io {
+namespace boardhook::handler {
 
 namespace {
 
@@ -18,7 +18,7 @@ std::int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string describe_status(const spool::SpoolStatus& status) {
+std::string describe_status(const io::SpoolStatus& status) {
   std::string text = std::to_string(status.records) + " record(s), " + std::to_string(status.bytes) + " bytes in " +
                      std::to_string(status.segments) + " segment(s)";
   if (status.oldest_written_at_ms) text += ", oldest " + std::to_string((now_ms() - *status.oldest_written_at_ms) / 1000) + " s";
@@ -27,7 +27,7 @@ std::string describe_status(const spool::SpoolStatus& status) {
 
 }  // namespace
 
-bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& record, std::string& error) {
+bool deliver_spool_record(io::RedisConnection& redis, const core::SpoolRecord& record, std::string& error) {
   if (const auto store = core::store_events_from(record)) return redis.run_transaction(core::transaction_for(*store).commands, error);
   if (const auto reject = core::keep_rejected_from(record)) return redis.run_transaction(core::transaction_for(*reject).commands, error);
   // A record with a valid checksum but a shape we do not know: keep it for a newer build.
@@ -35,7 +35,7 @@ bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& rec
   return false;
 }
 
-EventStore::EventStore(const core::Config& config, spool::Spool* spool, std::function<void(std::size_t)> on_drained,
+EventStore::EventStore(const core::Config& config, io::Spool* spool, std::function<void(std::size_t)> on_drained,
                        std::function<void(std::size_t)> on_batch)
     : config_(config),
       spool_(spool),
@@ -47,7 +47,7 @@ EventStore::~EventStore() { stop_drainer(); }
 
 StoreOutcome EventStore::store_events(const core::StoreEvents& store, std::int64_t now, std::string& error,
                                       RedisBatcher::Announcement& announcement) {
-  static LogThrottle redis_failure_throttle;
+  static io::LogThrottle redis_failure_throttle;
   // While older events wait in the spool, newer ones queue up behind them there.
   const bool behind_backlog = spool_ != nullptr && spool_->has_backlog();
   if (!behind_backlog) {
@@ -64,7 +64,7 @@ StoreOutcome EventStore::store_events(const core::StoreEvents& store, std::int64
   return StoreOutcome::failed;
 }
 
-void EventStore::keep_rejected(redis::Connection& redis, const core::KeepRejected& reject, std::int64_t now,
+void EventStore::keep_rejected(io::RedisConnection& redis, const core::KeepRejected& reject, std::int64_t now,
                                std::string_view request_id) {
   std::string error;
   if (!(spool_ != nullptr && spool_->has_backlog()) && redis.run_transaction(core::transaction_for(reject).commands, error)) return;
@@ -73,8 +73,8 @@ void EventStore::keep_rejected(redis::Connection& redis, const core::KeepRejecte
   spdlog::error("the refused body of request {} is not kept: redis: \"{}\"; spool: \"{}\"", request_id, error, spool_error);
 }
 
-spool::DrainResult drain_once(spool::Spool& spool, redis::Connection& redis) {
-  spool::DrainResult result = spool.drain(
+io::DrainResult drain_once(io::Spool& spool, io::RedisConnection& redis) {
+  io::DrainResult result = spool.drain(
       [&](const core::SpoolRecord& record, std::string& error) { return deliver_spool_record(redis, record, error); });
   if (result.delivered > 0 || result.torn > 0) {
     spdlog::info("spool drain: {} record(s) delivered to Redis, {} torn or corrupt stretch(es) skipped{}", result.delivered,
@@ -98,8 +98,8 @@ void EventStore::stop_drainer() {
 }
 
 void EventStore::drain_loop() {
-  redis::Connection redis(config_.redis, config_.redis_timeout_ms);
-  LogThrottle unreachable_throttle;
+  io::RedisConnection redis(config_.redis, config_.redis_timeout_ms);
+  io::LogThrottle unreachable_throttle;
   std::size_t last_logged_records = 0;
   for (;;) {
     {
@@ -115,13 +115,13 @@ void EventStore::drain_loop() {
         spdlog::error("spool drain waiting: Redis unavailable: \"{}\"; events stay on disk", error);
       }
     } else {
-      const spool::DrainResult result = drain_once(*spool_, redis);
+      const io::DrainResult result = drain_once(*spool_, redis);
       if (on_drained_ && result.delivered > 0) on_drained_(result.delivered);
       if (!result.complete && !result.error.empty() && unreachable_throttle.should_log(std::chrono::minutes(1))) {
         spdlog::error("spool drain stopped: \"{}\"; retrying every {} s", result.error, drain_interval.count());
       }
     }
-    const spool::SpoolStatus status = spool::Spool::scan_status(spool_->directory());
+    const io::SpoolStatus status = io::Spool::scan_status(spool_->directory());
     if (status.records != last_logged_records) {
       spdlog::info("spool depth: {}", describe_status(status));
       last_logged_records = status.records;
@@ -129,4 +129,4 @@ void EventStore::drain_loop() {
   }
 }
 
-}  // namespace boardhook::io
+}  // namespace boardhook::handler

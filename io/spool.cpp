@@ -14,7 +14,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace boardhook::spool {
+namespace boardhook::io {
 
 namespace {
 
@@ -411,4 +411,4 @@ SpoolStatus Spool::scan_status(const std::string& directory) {
   return status;
 }
 
-}  // namespace boardhook::spool
+}  // namespace boardhook::io

@@ -1,5 +1,5 @@
 // fcgi_server.cpp -- libfcgi request loop: read params and body, decide, store in Redis, reply.
-#include "io/fcgi_server.hpp"
+#include "handler/fcgi_server.hpp"
 
 #include <fcgiapp.h>
 #include <fcntl.h>
@@ -21,7 +21,7 @@
 #include "io/log.hpp"
 #include "io/redis_connection.hpp"
 
-namespace boardhook::fcgi {
+namespace boardhook::handler {
 
 namespace {
 
@@ -114,10 +114,10 @@ std::int64_t elapsed_microseconds(std::chrono::steady_clock::time_point since) {
 // Everything one request needs besides the request itself.
 struct Context {
   const core::Config& config;
-  io::EventStore& store;
-  io::MetricsRegistry& metrics;
-  spool::Spool* spool;
-  redis::Connection& redis;
+  handler::EventStore& store;
+  handler::MetricsRegistry& metrics;
+  io::Spool* spool;
+  io::RedisConnection& redis;
   std::string& body;
 };
 
@@ -137,7 +137,7 @@ core::Response answer_health(Context& context) {
 core::Response answer_metrics(Context& context) {
   core::MetricsSnapshot snapshot = context.metrics.snapshot();
   if (context.spool != nullptr) {
-    const spool::SpoolStatus status = spool::Spool::scan_status(context.spool->directory());
+    const io::SpoolStatus status = io::Spool::scan_status(context.spool->directory());
     core::SpoolGauge gauge;
     gauge.records = status.records;
     gauge.bytes = status.bytes;
@@ -160,7 +160,7 @@ void handle(FCGX_Request& fcgi_request, Context& context) {
   const std::string_view route = param(fcgi_request, "BOARDHOOK_ROUTE");
   const bool is_probe = route == "healthz" || route == "metrics";
   // A webhook POST will most likely write: a Redis batch about to go may wait for it.
-  io::RedisBatcher::Announcement announcement;
+  handler::RedisBatcher::Announcement announcement;
   if (!is_probe && request.method == "POST") announcement = context.store.announce_write();
 
   const auto declared = parse_length(param(fcgi_request, "CONTENT_LENGTH"));
@@ -189,19 +189,19 @@ void handle(FCGX_Request& fcgi_request, Context& context) {
   if (decision.store) {
     std::string error;
     const auto started = std::chrono::steady_clock::now();
-    const io::StoreOutcome outcome = context.store.store_events(*decision.store, request.received_at_ms, error, announcement);
+    const handler::StoreOutcome outcome = context.store.store_events(*decision.store, request.received_at_ms, error, announcement);
     const std::uint64_t events = decision.store->envelopes.size();
     switch (outcome) {
-      case io::StoreOutcome::in_redis:
+      case handler::StoreOutcome::in_redis:
         context.metrics.record_redis_write(static_cast<std::uint64_t>(elapsed_microseconds(started)));
         context.metrics.record_stored(decision.store->event_type, events);
         break;
-      case io::StoreOutcome::spooled:
+      case handler::StoreOutcome::spooled:
         context.metrics.record_stored(decision.store->event_type, events);
         context.metrics.record_spooled(events);
         decision.log_message += "; spooled to disk, Redis unavailable";
         break;
-      case io::StoreOutcome::failed:
+      case handler::StoreOutcome::failed:
         decision.response = core::storage_unavailable_response();
         decision.log_level = core::LogLevel::error;
         decision.log_message = "events not stored: \"" + error + "\"; answered 503 for " + std::to_string(events) +
@@ -209,7 +209,7 @@ void handle(FCGX_Request& fcgi_request, Context& context) {
                                std::string(request.request_id) + ")";
         break;
     }
-    if (outcome != io::StoreOutcome::in_redis && !error.empty()) context.metrics.record_redis_failure();
+    if (outcome != handler::StoreOutcome::in_redis && !error.empty()) context.metrics.record_redis_failure();
   }
   announcement.end();
   if (!decision.refusal.empty()) context.metrics.record_refusal(decision.refusal);
@@ -247,8 +247,8 @@ int open_listener(const std::string& listen, int inherited_fd) {
   return fd;
 }
 
-Server::Server(std::shared_ptr<const core::Config> config, int listen_fd, io::EventStore& store,
-               io::MetricsRegistry& metrics, spool::Spool* spool)
+Server::Server(std::shared_ptr<const core::Config> config, int listen_fd, handler::EventStore& store,
+               handler::MetricsRegistry& metrics, io::Spool* spool)
     : config_(std::move(config)), listen_fd_(listen_fd), store_(store), metrics_(metrics), spool_(spool) {
   // Threads wait for new connections in epoll_wait() rather than in accept(), so that a stop can
   // wake them without touching the shared socket; accept() then must not block.
@@ -302,7 +302,7 @@ void Server::serve(Slot& slot) {
   FCGX_InitRequest(&request, listen_fd_, 0);
   std::uint64_t config_seen = config_generation_.load();
   std::shared_ptr<const core::Config> config = config_.load();
-  redis::Connection redis(config->redis, config->redis_timeout_ms);
+  io::RedisConnection redis(config->redis, config->redis_timeout_ms);
   std::string body;
   // Each thread waits for a new connection in its own epoll set, the listening socket in it
   // with EPOLLEXCLUSIVE: a new connection wakes one waiting thread, not all of them. (With
@@ -365,4 +365,4 @@ void Server::serve(Slot& slot) {
   --running_threads_;
 }
 
-}  // namespace boardhook::fcgi
+}  // namespace boardhook::handler

@@ -9,23 +9,23 @@
 
 #include "core/config.hpp"
 #include "core/writes.hpp"
-#include "io/redis_batcher.hpp"
+#include "handler/redis_batcher.hpp"
 #include "io/redis_connection.hpp"
 #include "io/spool.hpp"
 
-namespace boardhook::io {
+namespace boardhook::handler {
 
 enum class StoreOutcome { in_redis, spooled, failed };
 
 // Delivers one spool record to Redis; the Deliver function of drain passes.
-bool deliver_spool_record(redis::Connection& redis, const core::SpoolRecord& record, std::string& error);
+bool deliver_spool_record(io::RedisConnection& redis, const core::SpoolRecord& record, std::string& error);
 
 class EventStore {
  public:
   // `spool` may be null: then a Redis failure is simply a failure. `on_drained` (may be
   // empty) is told how many spool records each drain pass delivered, `on_batch` (may be
   // empty) how many requests each Redis batch carried.
-  EventStore(const core::Config& config, spool::Spool* spool, std::function<void(std::size_t)> on_drained = {},
+  EventStore(const core::Config& config, io::Spool* spool, std::function<void(std::size_t)> on_drained = {},
              std::function<void(std::size_t)> on_batch = {});
   ~EventStore();
 
@@ -38,7 +38,7 @@ class EventStore {
   // Says a write is probably coming from this thread, so that a batch may wait for it.
   RedisBatcher::Announcement announce_write() { return batcher_.announce(); }
   // Keeps a refused body in the rejected list (or the spool); failures are only logged.
-  void keep_rejected(redis::Connection& redis, const core::KeepRejected& reject, std::int64_t now_ms,
+  void keep_rejected(io::RedisConnection& redis, const core::KeepRejected& reject, std::int64_t now_ms,
                      std::string_view request_id);
 
   // Starts the background thread that drains the spool into Redis.
@@ -49,7 +49,7 @@ class EventStore {
   void drain_loop();
 
   const core::Config& config_;
-  spool::Spool* spool_;
+  io::Spool* spool_;
   RedisBatcher batcher_;
   std::function<void(std::size_t)> on_drained_;
   std::thread drainer_;
@@ -59,6 +59,6 @@ class EventStore {
 };
 
 // One drain pass with its own connection, logging what it did; returns the result.
-spool::DrainResult drain_once(spool::Spool& spool, redis::Connection& redis);
+io::DrainResult drain_once(io::Spool& spool, io::RedisConnection& redis);
 
-}  // namespace boardhook::io
+}  // namespace boardhook::handler

@@ -16,14 +16,14 @@
 #include "core/command_line.hpp"
 #include "core/config.hpp"
 #include "core/json_escape.hpp"
-#include "io/fcgi_server.hpp"
+#include "handler/fcgi_server.hpp"
 #include "io/environment.hpp"
 #include "io/log.hpp"
-#include "io/metrics_registry.hpp"
-#include "io/privileges.hpp"
+#include "handler/metrics_registry.hpp"
+#include "handler/privileges.hpp"
 #include "io/spool.hpp"
-#include "io/store.hpp"
-#include "io/supervisor.hpp"
+#include "handler/store.hpp"
+#include "handler/supervisor.hpp"
 
 namespace {
 
@@ -59,10 +59,10 @@ int drain_spool_command(const core::Config& config) {
     spdlog::critical("BOARDHOOK_SPOOL_DIR is not set: there is no spool to drain");
     return 2;
   }
-  spool::Spool spool(config.spool_dir, config.spool_max_bytes);
-  redis::Connection redis(config.redis, config.redis_timeout_ms);
-  const spool::DrainResult result = io::drain_once(spool, redis);
-  const spool::SpoolStatus left = spool::Spool::scan_status(config.spool_dir);
+  io::Spool spool(config.spool_dir, config.spool_max_bytes);
+  io::RedisConnection redis(config.redis, config.redis_timeout_ms);
+  const io::DrainResult result = handler::drain_once(spool, redis);
+  const io::SpoolStatus left = io::Spool::scan_status(config.spool_dir);
   if (!result.error.empty()) spdlog::error("spool drain stopped: \"{}\"", result.error);
   spdlog::info("spool drain finished: {} record(s) delivered, {} torn stretch(es) skipped, {} record(s) left",
                result.delivered, result.torn, left.records);
@@ -70,7 +70,7 @@ int drain_spool_command(const core::Config& config) {
 }
 
 int spool_status_command(const core::Config& config) {
-  const spool::SpoolStatus status = config.spool_dir.empty() ? spool::SpoolStatus{} : spool::Spool::scan_status(config.spool_dir);
+  const io::SpoolStatus status = config.spool_dir.empty() ? io::SpoolStatus{} : io::Spool::scan_status(config.spool_dir);
   std::printf("{\"spool_dir\":%s,\"segments\":%zu,\"records\":%zu,\"bytes\":%llu,\"oldest_written_at_ms\":%s,"
               "\"torn_records\":%zu}\n",
               core::json_string(config.spool_dir).c_str(), status.segments, status.records,
@@ -97,21 +97,21 @@ std::shared_ptr<const core::Config> reload_tokens(const std::shared_ptr<const co
 }
 
 // One handler process: its spool writer, drainer, FastCGI threads; runs until SIGTERM/SIGINT.
-int serve_process(const core::Config& config, int listen_fd, io::MetricsRegistry& metrics) {
-  std::unique_ptr<spool::Spool> spool;
+int serve_process(const core::Config& config, int listen_fd, handler::MetricsRegistry& metrics) {
+  std::unique_ptr<io::Spool> spool;
   if (!config.spool_dir.empty()) {
     try {
-      spool = std::make_unique<spool::Spool>(config.spool_dir, config.spool_max_bytes);
+      spool = std::make_unique<io::Spool>(config.spool_dir, config.spool_max_bytes);
     } catch (const std::exception& error) {
       spdlog::critical("{}", error.what());
       return 1;
     }
   }
-  io::EventStore store(
+  handler::EventStore store(
       config, spool.get(), [&metrics](std::size_t records) { metrics.record_drained(records); },
       [&metrics](std::size_t requests) { metrics.record_redis_batch(requests); });
   auto current = std::make_shared<const core::Config>(config);
-  fcgi::Server server(current, listen_fd, store, metrics, spool.get());
+  handler::Server server(current, listen_fd, store, metrics, spool.get());
   server.start();
   store.start_drainer();
   spdlog::info("boardhook-handler {} serving: {}", getpid(), core::describe(config));
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
   }
   int listen_fd = -1;
   try {
-    listen_fd = fcgi::open_listener(config.listen, inherited_socket());
+    listen_fd = handler::open_listener(config.listen, inherited_socket());
   } catch (const std::exception& error) {
     spdlog::critical("{}", error.what());
     return 1;
@@ -223,11 +223,11 @@ int main(int argc, char** argv) {
   try {
     if (!config.socket_group.empty()) {
       if (!config.listen.starts_with("unix:")) throw std::runtime_error("BOARDHOOK_SOCKET_GROUP needs BOARDHOOK_LISTEN=unix:/path");
-      io::restrict_socket(config.listen.substr(5), config.socket_group);
+      handler::restrict_socket(config.listen.substr(5), config.socket_group);
     }
     if (!config.user.empty()) {
-      if (!config.spool_dir.empty() && geteuid() == 0) io::hand_over_directory(config.spool_dir, config.user);
-      io::become_user(config.user);
+      if (!config.spool_dir.empty() && geteuid() == 0) handler::hand_over_directory(config.spool_dir, config.user);
+      handler::become_user(config.user);
       spdlog::info("running as user {} (uid {})", config.user, getuid());
     }
   } catch (const std::exception& error) {
@@ -235,8 +235,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double started = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  io::MetricsRegistry& metrics = io::MetricsRegistry::create(started);
+  handler::MetricsRegistry& metrics = handler::MetricsRegistry::create(started);
   if (processes == 0) return serve_process(config, listen_fd, metrics);
   metrics.set_processes(static_cast<std::uint64_t>(processes));
-  return io::supervise(processes, [&] { return serve_process(config, listen_fd, metrics); });
+  return handler::supervise(processes, [&] { return serve_process(config, listen_fd, metrics); });
 }

@@ -13,33 +13,33 @@
 #include "core/config.hpp"
 #include "core/writes.hpp"
 
-namespace boardhook::redis {
+namespace boardhook::io {
 
-using Command = core::RedisCommand;
+using RedisCommand = core::RedisCommand;
 
-struct ReplyDeleter {
+struct RedisReplyDeleter {
   void operator()(redisReply* reply) const { freeReplyObject(reply); }
 };
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+using RedisReply = std::unique_ptr<redisReply, RedisReplyDeleter>;
 
 // The text of a string, status or error reply.
 inline std::string reply_text(const redisReply& reply) { return std::string(reply.str, reply.len); }
 
-class Connection {
+class RedisConnection {
  public:
   // Every new connection is checked with INFO before use, and again every minute: a server
   // that may evict keys is refused (the call fails with the reason, which is logged once a
   // minute), one without AOF gets a warning in the log.
   // `check_server` is off for readers (workers, tools), which do not add to the queues.
-  Connection(const core::RedisEndpoint& endpoint, int timeout_ms, bool check_server = true);
-  ~Connection();
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
+  RedisConnection(const core::RedisEndpoint& endpoint, int timeout_ms, bool check_server = true);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
 
   // Runs `commands` inside MULTI/EXEC, pipelined. Returns true only when EXEC ran every
   // command without an error reply; otherwise false with `error` set (the connection is
   // then dropped, to be remade on the next call).
-  bool run_transaction(const std::vector<Command>& commands, std::string& error);
+  bool run_transaction(const std::vector<RedisCommand>& commands, std::string& error);
 
   // Connects when needed (checking the server, see above) and sends PING.
   bool ping(std::string& error);
@@ -47,18 +47,18 @@ class Connection {
   // Sends one command and returns its reply (an error reply is a reply); nullptr with
   // `error` set when the connection failed (it is then dropped). The timeout must exceed
   // any blocking timeout in the command.
-  Reply call(const Command& command, std::string& error);
+  RedisReply call(const RedisCommand& command, std::string& error);
 
   // Runs several commands inside MULTI/EXEC and returns EXEC's reply array; nullptr with
   // `error` set on any failure.
-  Reply call_transaction(const std::vector<Command>& commands, std::string& error);
+  RedisReply call_transaction(const std::vector<RedisCommand>& commands, std::string& error);
 
   // As call_transaction, but an error reply of a command inside EXEC is returned in the
   // array rather than failing the call: for batches whose commands succeed or fail apart.
   // nullptr only when EXEC did not run every command (I/O error, a command refused when
   // queued, EXECABORT): then none of them ran, or the connection failed and their fate is
   // unknown.
-  Reply call_transaction_replies(const std::vector<Command>& commands, std::string& error);
+  RedisReply call_transaction_replies(const std::vector<RedisCommand>& commands, std::string& error);
 
  private:
   bool connect(std::string& error);
@@ -73,4 +73,4 @@ class Connection {
   std::chrono::steady_clock::time_point checked_at_;
 };
 
-}  // namespace boardhook::redis
+}  // namespace boardhook::io

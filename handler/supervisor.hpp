@@ -2,7 +2,7 @@
 #pragma once
 #include <functional>
 
-namespace boardhook::io {
+namespace boardhook::handler {
 
 // Forks `processes` children that each run `child_main` (and exit with its result). A child
 // that dies is restarted (at most once a second per slot, so a crash loop does not spin).
@@ -11,4 +11,4 @@ namespace boardhook::io {
 // SIGTERM, SIGINT, SIGHUP and SIGCHLD before calling (children inherit that mask).
 int supervise(int processes, const std::function<int()>& child_main);
 
-}  // namespace boardhook::io
+}  // namespace boardhook::handler

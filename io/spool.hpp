@@ -19,7 +19,7 @@
 
 #include "core/spool_record.hpp"
 
-namespace boardhook::spool {
+namespace boardhook::io {
 
 struct SpoolStatus {
   std::size_t segments = 0;
@@ -92,4 +92,4 @@ class Spool {
   std::atomic<bool> backlog_{false};
 };
 
-}  // namespace boardhook::spool
+}  // namespace boardhook::io

@@ -9,7 +9,7 @@
 #include "core/event_type_counters.hpp"
 #include "core/metrics.hpp"
 
-namespace boardhook::io {
+namespace boardhook::handler {
 
 class MetricsRegistry {
  public:
@@ -49,4 +49,4 @@ class MetricsRegistry {
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "shared-memory counters need lock-free atomics");
 
-}  // namespace boardhook::io
+}  // namespace boardhook::handler

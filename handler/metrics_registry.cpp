@@ -1,5 +1,5 @@
 // metrics_registry.cpp -- lock-free counters in an anonymous shared mapping.
-#include "io/metrics_registry.hpp"
+#include "handler/metrics_registry.hpp"
 
 #include <sys/mman.h>
 
@@ -7,7 +7,7 @@
 #include <new>
 #include <stdexcept>
 
-namespace boardhook::io {
+namespace boardhook::handler {
 
 MetricsRegistry& MetricsRegistry::create(double process_start_time_seconds) {
   void* memory = mmap(nullptr, sizeof(MetricsRegistry), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -63,4 +63,4 @@ core::MetricsSnapshot MetricsRegistry::snapshot() const {
   return s;
 }
 
-}  // namespace boardhook::io
+}  // namespace boardhook::handler

@@ -1,5 +1,5 @@
 // supervisor.cpp -- a small prefork supervisor: fork, reap, restart, forward signals.
-#include "io/supervisor.hpp"
+#include "handler/supervisor.hpp"
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-namespace boardhook::io {
+namespace boardhook::handler {
 
 namespace {
 
@@ -101,4 +101,4 @@ int supervise(int processes, const std::function<int()>& child_main) {
   }
 }
 
-}  // namespace boardhook::io
+}  // namespace boardhook::handler

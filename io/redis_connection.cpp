@@ -7,7 +7,7 @@
 #include "core/redis_health.hpp"
 #include "io/log.hpp"
 
-namespace boardhook::redis {
+namespace boardhook::io {
 
 namespace {
 
@@ -17,7 +17,7 @@ std::string context_error(const redisContext* context) {
   return context->errstr[0] != '\0' ? std::string(context->errstr) : std::string("I/O error");
 }
 
-void append_command(redisContext* context, const Command& command) {
+void append_command(redisContext* context, const RedisCommand& command) {
   std::vector<const char*> argv;
   std::vector<size_t> lengths;
   argv.reserve(command.size());
@@ -30,27 +30,27 @@ void append_command(redisContext* context, const Command& command) {
 }
 
 // Reads one reply; nullptr on I/O error or timeout.
-Reply read_reply(redisContext* context) {
+RedisReply read_reply(redisContext* context) {
   void* raw = nullptr;
   if (redisGetReply(context, &raw) != REDIS_OK) return nullptr;
-  return Reply(static_cast<redisReply*>(raw));
+  return RedisReply(static_cast<redisReply*>(raw));
 }
 
 bool is_error(const redisReply* reply) { return reply->type == REDIS_REPLY_ERROR; }
 
 }  // namespace
 
-Connection::Connection(const core::RedisEndpoint& endpoint, int timeout_ms, bool check_server)
+RedisConnection::RedisConnection(const core::RedisEndpoint& endpoint, int timeout_ms, bool check_server)
     : endpoint_(endpoint), timeout_ms_(timeout_ms), check_server_(check_server) {}
 
-Connection::~Connection() { drop(); }
+RedisConnection::~RedisConnection() { drop(); }
 
-void Connection::drop() {
+void RedisConnection::drop() {
   if (context_ != nullptr) redisFree(context_);
   context_ = nullptr;
 }
 
-bool Connection::connect(std::string& error) {
+bool RedisConnection::connect(std::string& error) {
   const timeval timeout = to_timeval(timeout_ms_);
   context_ = endpoint_.is_unix_socket() ? redisConnectUnixWithTimeout(endpoint_.unix_path.c_str(), timeout)
                                         : redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, timeout);
@@ -68,16 +68,16 @@ bool Connection::connect(std::string& error) {
     drop();
     return false;
   }
-  std::vector<Command> setup;
+  std::vector<RedisCommand> setup;
   if (!endpoint_.password.empty()) {
-    setup.push_back(endpoint_.username.empty() ? Command{"AUTH", endpoint_.password}
-                                               : Command{"AUTH", endpoint_.username, endpoint_.password});
+    setup.push_back(endpoint_.username.empty() ? RedisCommand{"AUTH", endpoint_.password}
+                                               : RedisCommand{"AUTH", endpoint_.username, endpoint_.password});
   }
   const std::string database = std::to_string(endpoint_.database);
   if (endpoint_.database != 0) setup.push_back({"SELECT", database});
-  for (const Command& command : setup) append_command(context_, command);
-  for (const Command& command : setup) {
-    Reply reply = read_reply(context_);
+  for (const RedisCommand& command : setup) append_command(context_, command);
+  for (const RedisCommand& command : setup) {
+    RedisReply reply = read_reply(context_);
     if (!reply || is_error(reply.get())) {
       error = std::string(command[0]) + ": " + (reply ? std::string(reply->str, reply->len) : context_error(context_));
       drop();
@@ -88,12 +88,12 @@ bool Connection::connect(std::string& error) {
   return check_server(error);
 }
 
-bool Connection::check_server(std::string& error) {
+bool RedisConnection::check_server(std::string& error) {
   append_command(context_, {"INFO", "memory"});
   append_command(context_, {"INFO", "persistence"});
   std::string info;
   for (int i = 0; i < 2; ++i) {
-    Reply reply = read_reply(context_);
+    RedisReply reply = read_reply(context_);
     if (!reply || (reply->type != REDIS_REPLY_STRING)) {
       error = "INFO: " + (reply && is_error(reply.get()) ? std::string(reply->str, reply->len) : context_error(context_));
       drop();
@@ -117,10 +117,10 @@ bool Connection::check_server(std::string& error) {
   return true;
 }
 
-bool Connection::ping(std::string& error) {
+bool RedisConnection::ping(std::string& error) {
   if (context_ != nullptr && is_stale()) drop();
   if (context_ == nullptr && !connect(error)) return false;
-  Reply reply(static_cast<redisReply*>(redisCommand(context_, "PING")));
+  RedisReply reply(static_cast<redisReply*>(redisCommand(context_, "PING")));
   if (!reply) {
     error = context_error(context_);
     drop();
@@ -132,16 +132,16 @@ bool Connection::ping(std::string& error) {
 // An idle connection has nothing to read; if it has (EOF after a Redis restart, an error
 // reply pushed before close) it is stale. Found before sending, it is safely replaced;
 // found after, the transaction's fate would be unknown.
-bool Connection::is_stale() const {
+bool RedisConnection::is_stale() const {
   pollfd descriptor{context_->fd, POLLIN, 0};
   return poll(&descriptor, 1, 0) != 0;
 }
 
-Reply Connection::call(const Command& command, std::string& error) {
+RedisReply RedisConnection::call(const RedisCommand& command, std::string& error) {
   if (context_ != nullptr && is_stale()) drop();
   if (context_ == nullptr && !connect(error)) return nullptr;
   append_command(context_, command);
-  Reply reply = read_reply(context_);
+  RedisReply reply = read_reply(context_);
   if (!reply) {
     error = context_error(context_);
     drop();
@@ -149,7 +149,7 @@ Reply Connection::call(const Command& command, std::string& error) {
   return reply;
 }
 
-Reply Connection::call_transaction_replies(const std::vector<Command>& commands, std::string& error) {
+RedisReply RedisConnection::call_transaction_replies(const std::vector<RedisCommand>& commands, std::string& error) {
   if (context_ != nullptr && is_stale()) drop();
   if (context_ == nullptr && !connect(error)) return nullptr;
   // A policy changed with CONFIG SET is noticed within a minute, not only at reconnect.
@@ -158,14 +158,14 @@ Reply Connection::call_transaction_replies(const std::vector<Command>& commands,
   }
 
   append_command(context_, {"MULTI"});
-  for (const Command& command : commands) append_command(context_, command);
+  for (const RedisCommand& command : commands) append_command(context_, command);
   append_command(context_, {"EXEC"});
 
   // Every reply must be read, even after a failure, or the next transaction would read
   // this one's leftovers; an I/O error ends that by dropping the connection.
   std::string queue_error;
   for (std::size_t i = 0; i < commands.size() + 1; ++i) {
-    Reply reply = read_reply(context_);
+    RedisReply reply = read_reply(context_);
     if (!reply) {
       error = context_error(context_);
       drop();
@@ -173,7 +173,7 @@ Reply Connection::call_transaction_replies(const std::vector<Command>& commands,
     }
     if (is_error(reply.get()) && queue_error.empty()) queue_error = reply_text(*reply);
   }
-  Reply exec = read_reply(context_);
+  RedisReply exec = read_reply(context_);
   if (!exec) {
     error = context_error(context_);
     drop();
@@ -194,8 +194,8 @@ Reply Connection::call_transaction_replies(const std::vector<Command>& commands,
   return exec;
 }
 
-Reply Connection::call_transaction(const std::vector<Command>& commands, std::string& error) {
-  Reply exec = call_transaction_replies(commands, error);
+RedisReply RedisConnection::call_transaction(const std::vector<RedisCommand>& commands, std::string& error) {
+  RedisReply exec = call_transaction_replies(commands, error);
   if (!exec) return nullptr;
   for (std::size_t i = 0; i < exec->elements; ++i) {
     if (is_error(exec->element[i])) {
@@ -206,8 +206,8 @@ Reply Connection::call_transaction(const std::vector<Command>& commands, std::st
   return exec;
 }
 
-bool Connection::run_transaction(const std::vector<Command>& commands, std::string& error) {
+bool RedisConnection::run_transaction(const std::vector<RedisCommand>& commands, std::string& error) {
   return call_transaction(commands, error) != nullptr;
 }
 
-}  // namespace boardhook::redis
+}  // namespace boardhook::io

@@ -1,9 +1,9 @@
 // redis_batcher.cpp -- leader/follower group commit of request writes to Redis.
-#include "io/redis_batcher.hpp"
+#include "handler/redis_batcher.hpp"
 
 #include <algorithm>
 
-namespace boardhook::io {
+namespace boardhook::handler {
 
 namespace {
 
@@ -104,14 +104,14 @@ void RedisBatcher::write_batch(const std::vector<Pending*>& batch) {
   const core::BatchTransaction plan = core::batch_transaction_for(stores);
 
   std::string error;
-  const redis::Reply exec = connection_.call_transaction_replies(plan.transaction.commands, error);
+  const io::RedisReply exec = connection_.call_transaction_replies(plan.transaction.commands, error);
   // Which groups had a command fail inside EXEC, with the first error of each.
   std::vector<std::string> group_errors(plan.groups.size());
   for (std::size_t group = 0; exec && group < plan.groups.size(); ++group) {
     for (std::size_t i = plan.groups[group].first_command; i < plan.groups[group].end_command; ++i) {
       const redisReply* reply = exec->element[i];
       if (reply->type == REDIS_REPLY_ERROR) {
-        group_errors[group] = redis::reply_text(*reply);
+        group_errors[group] = io::reply_text(*reply);
         break;
       }
     }
@@ -127,4 +127,4 @@ void RedisBatcher::write_batch(const std::vector<Pending*>& batch) {
   }
 }
 
-}  // namespace boardhook::io
+}  // namespace boardhook::handler
