@@ -1,6 +1,8 @@
 // dead_letter.cpp -- dead-letter records: built by hand so the envelope keeps its bytes.
 #include "core/dead_letter.hpp"
 
+#include <boost/json.hpp>
+
 #include "core/json_escape.hpp"
 #include "core/json_spans.hpp"
 #include "core/rfc3339.hpp"
@@ -58,6 +60,35 @@ std::optional<std::string_view> dead_record_envelope(std::string_view record) {
     if (member.key == "envelope") return member.value;
   }
   return std::nullopt;
+}
+
+std::optional<DeadRecord> parse_dead_record(std::string_view record) {
+  const auto envelope = dead_record_envelope(record);
+  boost::system::error_code ec;
+  const boost::json::value value = boost::json::parse(record, ec);
+  if (!envelope || ec || !value.is_object()) return std::nullopt;
+  const boost::json::object& o = value.get_object();
+  const auto text = [&o](std::string_view key) {
+    const auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const auto integer = [&o](std::string_view key) -> std::optional<std::int64_t> {
+    const auto* v = o.if_contains(key);
+    if (v && v->is_int64()) return v->get_int64();
+    return std::nullopt;
+  };
+  DeadRecord dead;
+  dead.failed_at = text("failed_at");
+  dead.worker = text("worker");
+  dead.attempts = integer("attempts").value_or(0);
+  if (const auto code = integer("exit_code")) dead.failure.exit_code = static_cast<int>(*code);
+  if (const auto signal = integer("signal")) dead.failure.signal = static_cast<int>(*signal);
+  const auto* timed_out = o.if_contains("timed_out");
+  dead.failure.timed_out = timed_out && timed_out->is_bool() && timed_out->get_bool();
+  dead.failure.error = text("error");
+  dead.failure.stderr_tail = text("stderr_tail");
+  dead.envelope = std::string(*envelope);
+  return dead;
 }
 
 }  // namespace boardhook::core

@@ -24,6 +24,18 @@ std::string make_dead_record(std::string_view envelope, const JobFailure& failur
 // The envelope inside a dead record, exactly as it was queued; nullopt when malformed.
 std::optional<std::string_view> dead_record_envelope(std::string_view record);
 
+// A dead record read back. Fields missing or of another type keep their defaults, so a record
+// of an older or newer worker still shows; nullopt when `record` is not a JSON object with an
+// envelope.
+struct DeadRecord {
+  std::string failed_at;
+  std::string worker;
+  std::int64_t attempts = 0;
+  JobFailure failure;
+  std::string envelope;  // byte for byte as queued
+};
+std::optional<DeadRecord> parse_dead_record(std::string_view record);
+
 // Bytes of `text` safe to put in a JSON string: invalid UTF-8 becomes U+FFFD.
 std::string to_valid_utf8(std::string_view text);
 

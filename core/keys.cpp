@@ -25,10 +25,29 @@ std::string attempts_key(std::string_view prefix, std::string_view event_type) {
 std::string dead_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "dead", event_type_key_part(event_type)); }
 std::string workers_key(std::string_view prefix) { return join(prefix, "workers"); }
 std::string heartbeat_key(std::string_view prefix, std::string_view worker_id) { return join(prefix, "heartbeat", worker_id); }
-std::string counter_field(std::string_view what, std::string_view event_type) {
-  std::string field(what);
+std::string_view counter_name(Counter counter) {
+  switch (counter) {
+    case Counter::queued: return "queued";
+    case Counter::done: return "done";
+    case Counter::retried: return "retried";
+    case Counter::dead: return "dead";
+  }
+  return "unknown";
+}
+
+std::string counter_field(Counter counter, std::string_view event_type) {
+  std::string field(counter_name(counter));
   field.append(":").append(event_type_key_part(event_type));
   return field;
+}
+
+std::optional<CounterField> parse_counter_field(std::string_view field) {
+  const std::size_t colon = field.find(':');
+  if (colon == std::string_view::npos || colon + 1 == field.size()) return std::nullopt;
+  for (const Counter counter : all_counters) {
+    if (field.substr(0, colon) == counter_name(counter)) return CounterField{counter, std::string(field.substr(colon + 1))};
+  }
+  return std::nullopt;
 }
 
 }  // namespace boardhook::core

@@ -4,6 +4,7 @@
 // documented in the README cannot drift between programs. An event type appears in key names
 // and counter fields as its key part (event_type.hpp): unchanged for the documented types.
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,7 +33,20 @@ std::string workers_key(std::string_view prefix);
 // <prefix>:heartbeat:<worker> -- expires when the worker stops beating.
 std::string heartbeat_key(std::string_view prefix, std::string_view worker_id);
 
-// Counter fields in <prefix>:counters.
-std::string counter_field(std::string_view what, std::string_view event_type);
+// The running totals in <prefix>:counters: the handler counts what it queued, workers what they
+// finished, retried and gave up on; boardhook-queues turns them into rates.
+enum class Counter { queued, done, retried, dead };
+inline constexpr Counter all_counters[] = {Counter::queued, Counter::done, Counter::retried, Counter::dead};
+std::string_view counter_name(Counter counter);  // "queued", "done", "retried", "dead"
+
+// The field "<counter name>:<event type key part>".
+std::string counter_field(Counter counter, std::string_view event_type);
+
+// Reads a field made by counter_field; nullopt for any other text.
+struct CounterField {
+  Counter counter;
+  std::string type_key_part;  // as in key names (event_type.hpp)
+};
+std::optional<CounterField> parse_counter_field(std::string_view field);
 
 }  // namespace boardhook::core

@@ -52,7 +52,7 @@ BatchTransaction batch_transaction_for(std::span<const StoreEvents* const> store
       if (batch.group_of_request[request] != group) continue;
       for (const std::string& envelope : stores[request]->envelopes) push.push_back(envelope);
     }
-    const std::string& field = batch.transaction.owned.emplace_back(counter_field("queued", head.event_type));
+    const std::string& field = batch.transaction.owned.emplace_back(counter_field(Counter::queued, head.event_type));
     const std::string& count = batch.transaction.owned.emplace_back(std::to_string(group_events[group]));
     commands.push_back(std::move(push));
     commands.push_back({"SADD", head.event_types_key, head.event_type});

@@ -1,4 +1,4 @@
-// handler_main.cpp -- boardhook-handler: configuration, logging, listener, processes, signals.
+// main.cpp -- boardhook-handler: configuration, logging, listener, processes, signals.
 #include <fcgiapp.h>
 #include <malloc.h>
 #include <signal.h>

@@ -104,26 +104,21 @@ void RedisBatcher::write_batch(const std::vector<Pending*>& batch) {
   const core::BatchTransaction plan = core::batch_transaction_for(stores);
 
   std::string error;
-  const io::RedisReply exec = connection_.call_transaction_replies(plan.transaction.commands, error);
+  const auto replies = connection_.transaction_replies(plan.transaction.commands, error);
   // Which groups had a command fail inside EXEC, with the first error of each.
   std::vector<std::string> group_errors(plan.groups.size());
-  for (std::size_t group = 0; exec && group < plan.groups.size(); ++group) {
+  for (std::size_t group = 0; replies && group < plan.groups.size(); ++group) {
     for (std::size_t i = plan.groups[group].first_command; i < plan.groups[group].end_command; ++i) {
-      const redisReply* reply = exec->element[i];
-      if (reply->type == REDIS_REPLY_ERROR) {
-        group_errors[group] = io::reply_text(*reply);
+      if ((*replies)[i].is_error()) {
+        group_errors[group] = (*replies)[i].text;
         break;
       }
     }
   }
   for (std::size_t request = 0; request < batch.size(); ++request) {
     Pending& pending = *batch[request];
-    if (!exec) {
-      pending.error = error;
-    } else {
-      pending.error = group_errors[plan.group_of_request[request]];
-    }
-    pending.stored = exec && pending.error.empty();
+    pending.error = replies ? group_errors[plan.group_of_request[request]] : error;
+    pending.stored = replies && pending.error.empty();
   }
 }
 

@@ -1,8 +1,11 @@
 // redis_connection.cpp -- hiredis 0.14: connect with timeout, AUTH/SELECT, pipelined transactions.
 #include "io/redis_connection.hpp"
 
+#include <hiredis/hiredis.h>
 #include <poll.h>
 #include <sys/time.h>
+
+#include <memory>
 
 #include "core/redis_health.hpp"
 #include "io/log.hpp"
@@ -29,16 +32,68 @@ void append_command(redisContext* context, const RedisCommand& command) {
   redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data());
 }
 
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
 // Reads one reply; nullptr on I/O error or timeout.
-RedisReply read_reply(redisContext* context) {
+Reply read_reply(redisContext* context) {
   void* raw = nullptr;
   if (redisGetReply(context, &raw) != REDIS_OK) return nullptr;
-  return RedisReply(static_cast<redisReply*>(raw));
+  return Reply(static_cast<redisReply*>(raw));
 }
 
 bool is_error(const redisReply* reply) { return reply->type == REDIS_REPLY_ERROR; }
 
+std::string reply_text(const redisReply& reply) { return std::string(reply.str, reply.len); }
+
+RedisValue to_value(const redisReply& reply) {
+  RedisValue value;
+  switch (reply.type) {
+    case REDIS_REPLY_INTEGER:
+      value.kind = RedisValue::Kind::integer;
+      value.integer = reply.integer;
+      break;
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+      value.kind = RedisValue::Kind::text;
+      value.text = reply_text(reply);
+      break;
+    case REDIS_REPLY_ERROR:
+      value.kind = RedisValue::Kind::error;
+      value.text = reply_text(reply);
+      break;
+    case REDIS_REPLY_ARRAY:
+      value.kind = RedisValue::Kind::array;
+      value.elements.reserve(reply.elements);
+      for (std::size_t i = 0; i < reply.elements; ++i) value.elements.push_back(to_value(*reply.element[i]));
+      break;
+    default:
+      break;  // nil
+  }
+  return value;
+}
+
 }  // namespace
+
+std::optional<std::int64_t> RedisValue::as_integer() const {
+  if (kind != Kind::integer) return std::nullopt;
+  return integer;
+}
+
+std::optional<std::string> RedisValue::as_text() const {
+  if (kind != Kind::text) return std::nullopt;
+  return text;
+}
+
+std::vector<std::string> RedisValue::texts() const {
+  std::vector<std::string> out;
+  for (const RedisValue& element : elements) {
+    if (element.kind == Kind::text) out.push_back(element.text);
+  }
+  return out;
+}
 
 RedisConnection::RedisConnection(const core::RedisEndpoint& endpoint, int timeout_ms, bool check_server)
     : endpoint_(endpoint), timeout_ms_(timeout_ms), check_server_(check_server) {}
@@ -77,7 +132,7 @@ bool RedisConnection::connect(std::string& error) {
   if (endpoint_.database != 0) setup.push_back({"SELECT", database});
   for (const RedisCommand& command : setup) append_command(context_, command);
   for (const RedisCommand& command : setup) {
-    RedisReply reply = read_reply(context_);
+    Reply reply = read_reply(context_);
     if (!reply || is_error(reply.get())) {
       error = std::string(command[0]) + ": " + (reply ? std::string(reply->str, reply->len) : context_error(context_));
       drop();
@@ -93,7 +148,7 @@ bool RedisConnection::check_server(std::string& error) {
   append_command(context_, {"INFO", "persistence"});
   std::string info;
   for (int i = 0; i < 2; ++i) {
-    RedisReply reply = read_reply(context_);
+    Reply reply = read_reply(context_);
     if (!reply || (reply->type != REDIS_REPLY_STRING)) {
       error = "INFO: " + (reply && is_error(reply.get()) ? std::string(reply->str, reply->len) : context_error(context_));
       drop();
@@ -120,7 +175,7 @@ bool RedisConnection::check_server(std::string& error) {
 bool RedisConnection::ping(std::string& error) {
   if (context_ != nullptr && is_stale()) drop();
   if (context_ == nullptr && !connect(error)) return false;
-  RedisReply reply(static_cast<redisReply*>(redisCommand(context_, "PING")));
+  Reply reply(static_cast<redisReply*>(redisCommand(context_, "PING")));
   if (!reply) {
     error = context_error(context_);
     drop();
@@ -137,24 +192,26 @@ bool RedisConnection::is_stale() const {
   return poll(&descriptor, 1, 0) != 0;
 }
 
-RedisReply RedisConnection::call(const RedisCommand& command, std::string& error) {
+std::optional<RedisValue> RedisConnection::call(const RedisCommand& command, std::string& error) {
   if (context_ != nullptr && is_stale()) drop();
-  if (context_ == nullptr && !connect(error)) return nullptr;
+  if (context_ == nullptr && !connect(error)) return std::nullopt;
   append_command(context_, command);
-  RedisReply reply = read_reply(context_);
+  Reply reply = read_reply(context_);
   if (!reply) {
     error = context_error(context_);
     drop();
+    return std::nullopt;
   }
-  return reply;
+  return to_value(*reply);
 }
 
-RedisReply RedisConnection::call_transaction_replies(const std::vector<RedisCommand>& commands, std::string& error) {
+std::optional<std::vector<RedisValue>> RedisConnection::transaction_replies(const std::vector<RedisCommand>& commands,
+                                                                           std::string& error) {
   if (context_ != nullptr && is_stale()) drop();
-  if (context_ == nullptr && !connect(error)) return nullptr;
+  if (context_ == nullptr && !connect(error)) return std::nullopt;
   // A policy changed with CONFIG SET is noticed within a minute, not only at reconnect.
   if (check_server_ && std::chrono::steady_clock::now() - checked_at_ > std::chrono::minutes(1) && !check_server(error)) {
-    return nullptr;
+    return std::nullopt;
   }
 
   append_command(context_, {"MULTI"});
@@ -165,49 +222,46 @@ RedisReply RedisConnection::call_transaction_replies(const std::vector<RedisComm
   // this one's leftovers; an I/O error ends that by dropping the connection.
   std::string queue_error;
   for (std::size_t i = 0; i < commands.size() + 1; ++i) {
-    RedisReply reply = read_reply(context_);
+    Reply reply = read_reply(context_);
     if (!reply) {
       error = context_error(context_);
       drop();
-      return nullptr;
+      return std::nullopt;
     }
     if (is_error(reply.get()) && queue_error.empty()) queue_error = reply_text(*reply);
   }
-  RedisReply exec = read_reply(context_);
+  Reply exec = read_reply(context_);
   if (!exec) {
     error = context_error(context_);
     drop();
-    return nullptr;
+    return std::nullopt;
   }
   if (!queue_error.empty()) {
     error = queue_error;
-    return nullptr;
+    return std::nullopt;
   }
   if (is_error(exec.get())) {
     error = reply_text(*exec);
-    return nullptr;
+    return std::nullopt;
   }
   if (exec->type != REDIS_REPLY_ARRAY || exec->elements != commands.size()) {
     error = "EXEC was aborted";
-    return nullptr;
+    return std::nullopt;
   }
-  return exec;
+  return std::move(to_value(*exec).elements);
 }
 
-RedisReply RedisConnection::call_transaction(const std::vector<RedisCommand>& commands, std::string& error) {
-  RedisReply exec = call_transaction_replies(commands, error);
-  if (!exec) return nullptr;
-  for (std::size_t i = 0; i < exec->elements; ++i) {
-    if (is_error(exec->element[i])) {
-      error = reply_text(*exec->element[i]);
-      return nullptr;
+std::optional<std::vector<RedisValue>> RedisConnection::transaction(const std::vector<RedisCommand>& commands,
+                                                                   std::string& error) {
+  auto replies = transaction_replies(commands, error);
+  if (!replies) return std::nullopt;
+  for (const RedisValue& reply : *replies) {
+    if (reply.is_error()) {
+      error = reply.text;
+      return std::nullopt;
     }
   }
-  return exec;
-}
-
-bool RedisConnection::run_transaction(const std::vector<RedisCommand>& commands, std::string& error) {
-  return call_transaction(commands, error) != nullptr;
+  return replies;
 }
 
 }  // namespace boardhook::io

@@ -1,29 +1,38 @@
-// redis_connection.hpp -- one hiredis connection with timeouts, MULTI/EXEC in one round trip.
+// redis_connection.hpp -- one hiredis connection with timeouts, MULTI/EXEC in one round trip, and
+// replies as plain values (RedisValue): no caller looks at hiredis's reply types.
 //
 // Follows hiredis's own rule: a context that reported an error is freed and a new one is
 // made on the next call, never reused.
 #pragma once
-#include <hiredis/hiredis.h>
-
 #include <chrono>
-#include <memory>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/config.hpp"
 #include "core/writes.hpp"
 
+struct redisContext;
+
 namespace boardhook::io {
 
 using RedisCommand = core::RedisCommand;
 
-struct RedisReplyDeleter {
-  void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-using RedisReply = std::unique_ptr<redisReply, RedisReplyDeleter>;
+// A reply: nil, an integer, a text (bulk string or status), an error, or an array of replies.
+struct RedisValue {
+  enum class Kind { nil, integer, text, error, array };
+  Kind kind = Kind::nil;
+  std::int64_t integer = 0;
+  std::string text;                  // a text's bytes, or an error's message
+  std::vector<RedisValue> elements;  // an array's replies
 
-// The text of a string, status or error reply.
-inline std::string reply_text(const redisReply& reply) { return std::string(reply.str, reply.len); }
+  bool is_nil() const { return kind == Kind::nil; }
+  bool is_error() const { return kind == Kind::error; }
+  std::optional<std::int64_t> as_integer() const;
+  std::optional<std::string> as_text() const;  // a text only (not an error)
+  std::vector<std::string> texts() const;      // the texts of an array, in order (other kinds skipped)
+};
 
 class RedisConnection {
  public:
@@ -36,29 +45,28 @@ class RedisConnection {
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
 
-  // Runs `commands` inside MULTI/EXEC, pipelined. Returns true only when EXEC ran every
-  // command without an error reply; otherwise false with `error` set (the connection is
-  // then dropped, to be remade on the next call).
-  bool run_transaction(const std::vector<RedisCommand>& commands, std::string& error);
-
   // Connects when needed (checking the server, see above) and sends PING.
   bool ping(std::string& error);
 
-  // Sends one command and returns its reply (an error reply is a reply); nullptr with
-  // `error` set when the connection failed (it is then dropped). The timeout must exceed
-  // any blocking timeout in the command.
-  RedisReply call(const RedisCommand& command, std::string& error);
+  // Sends one command and returns its reply (an error reply is a reply); nullopt with `error`
+  // set when the connection failed (it is then dropped). The timeout must exceed any blocking
+  // timeout in the command.
+  std::optional<RedisValue> call(const RedisCommand& command, std::string& error);
 
-  // Runs several commands inside MULTI/EXEC and returns EXEC's reply array; nullptr with
-  // `error` set on any failure.
-  RedisReply call_transaction(const std::vector<RedisCommand>& commands, std::string& error);
+  // Runs `commands` inside MULTI/EXEC, pipelined, and returns EXEC's replies, one per command.
+  // An error reply of a command inside EXEC is returned among them: for batches whose commands
+  // succeed or fail apart. nullopt with `error` set only when EXEC did not run every command
+  // (I/O error, a command refused when queued, EXECABORT): then none of them ran, or the
+  // connection failed and their fate is unknown.
+  std::optional<std::vector<RedisValue>> transaction_replies(const std::vector<RedisCommand>& commands, std::string& error);
 
-  // As call_transaction, but an error reply of a command inside EXEC is returned in the
-  // array rather than failing the call: for batches whose commands succeed or fail apart.
-  // nullptr only when EXEC did not run every command (I/O error, a command refused when
-  // queued, EXECABORT): then none of them ran, or the connection failed and their fate is
-  // unknown.
-  RedisReply call_transaction_replies(const std::vector<RedisCommand>& commands, std::string& error);
+  // As transaction_replies, but any error reply fails the call (its message in `error`).
+  std::optional<std::vector<RedisValue>> transaction(const std::vector<RedisCommand>& commands, std::string& error);
+
+  // True only when EXEC ran every command without an error reply.
+  bool run_transaction(const std::vector<RedisCommand>& commands, std::string& error) {
+    return transaction(commands, error).has_value();
+  }
 
  private:
   bool connect(std::string& error);

@@ -1,4 +1,4 @@
-// worker_main.cpp -- boardhook-worker: options, configuration from the environment, signals.
+// main.cpp -- boardhook-worker: options, configuration from the environment, signals.
 #include <signal.h>
 
 #include <charconv>
@@ -103,11 +103,11 @@ int main(int argc, char** argv) {
     } else if (flag == "--timeout") {
       options.timeout = parse_seconds(flag, value);
     } else if (flag == "--max-attempts") {
-      options.max_attempts = parse_count(flag, value, 1, 1000);
+      options.retry.max_attempts = parse_count(flag, value, 1, 1000);
     } else if (flag == "--backoff") {
-      options.backoff_base = parse_seconds(flag, value);
+      options.retry.backoff_base = parse_seconds(flag, value);
     } else if (flag == "--backoff-max") {
-      options.backoff_max = parse_seconds(flag, value);
+      options.retry.backoff_max = parse_seconds(flag, value);
     } else if (flag == "--heartbeat-timeout") {
       options.heartbeat_timeout = parse_seconds(flag, value);
     }
@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
   std::string types;
   for (const auto& [type, command] : options.routes) types += (types.empty() ? "" : ",") + type;
   spdlog::info("boardhook-worker {} started: types={} concurrency={} timeout={} ms max_attempts={} prefix={}", worker.id(),
-               types, options.concurrency, options.timeout.count(), options.max_attempts, config.queue_prefix);
+               types, options.concurrency, options.timeout.count(), options.retry.max_attempts, config.queue_prefix);
   worker.start();
 
   int signal_number = 0;

@@ -5,11 +5,15 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/envelope.hpp"
+#include "core/job_outcome.hpp"
 #include "io/redis_connection.hpp"
 
 namespace boardhook::worker {
@@ -18,9 +22,7 @@ struct WorkerOptions {
   std::map<std::string, std::string> routes;  // event type -> shell command
   int concurrency = 1;
   std::chrono::milliseconds timeout{60'000};
-  std::int64_t max_attempts = 5;
-  std::chrono::milliseconds backoff_base{1'000};
-  std::chrono::milliseconds backoff_max{300'000};
+  core::RetryPolicy retry;
   std::chrono::milliseconds heartbeat_timeout{30'000};
 };
 
@@ -39,14 +41,34 @@ class Worker {
   const std::string& id() const { return id_; }
 
  private:
+  // One consumer's connection, processing list and back-off between Redis failures.
+  struct Consumer {
+    std::string id;
+    std::string processing;
+    io::RedisConnection redis;
+    std::mt19937_64 random;
+    std::chrono::milliseconds backoff{100};
+    std::size_t rotation = 0;
+  };
+  struct Taken {
+    std::string type;
+    std::string envelope;
+  };
+
   void consume(int index);
+  std::optional<Taken> take(Consumer& consumer, bool& redis_failed, std::string& error);
+  void give_back(Consumer& consumer, const Taken& taken);
+  std::int64_t count_attempt(Consumer& consumer, const Taken& taken, const std::string& attempts_field);
+  void settle(Consumer& consumer, const Taken& taken, const std::optional<core::EnvelopeSummary>& summary,
+              std::int64_t attempt, bool succeeded, const core::JobFailure& failure);
+  void redis_failed(Consumer& consumer, const std::string& error);
   void housekeeping();
   void reclaim_dead_peers(io::RedisConnection& redis);
   bool sleep_unless_stopping(std::chrono::milliseconds duration);
 
   const core::Config& config_;
   WorkerOptions options_;
-  std::string id_;  // host:pid
+  std::string id_;  // core::make_worker_id
   std::vector<std::string> types_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> housekeeping_done_{false};

@@ -13,6 +13,8 @@ COPY scripts/lib/common.sh /src/scripts/lib/common.sh
 RUN bash -c 'source /src/scripts/lib/common.sh && ensure_packages "${BOARDHOOK_BUILD_PACKAGES[@]}"' \
  && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt /src/
+COPY core /src/core
+COPY io /src/io
 COPY handler /src/handler
 COPY worker /src/worker
 COPY tools /src/tools

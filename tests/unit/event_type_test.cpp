@@ -23,7 +23,7 @@ TEST_CASE("the key part of a type of A-Z a-z 0-9 _ - . is the type itself, so ex
     CHECK(event_type_key_part(type) == type);
   }
   CHECK(queue_key("boardhook", "ticket_status_change") == "boardhook:queue:ticket_status_change");
-  CHECK(counter_field("queued", "note_deletion") == "queued:note_deletion");
+  CHECK(counter_field(Counter::queued, "note_deletion") == "queued:note_deletion");
 }
 
 TEST_CASE("every other byte of a type is written %XX in its key part") {

@@ -1,0 +1,49 @@
+// job_outcome.cpp -- the worker's decisions about one event, and the transaction that records them.
+#include "core/job_outcome.hpp"
+
+#include "core/worker_plan.hpp"
+
+namespace boardhook::core {
+
+std::string attempts_field(const EnvelopeSummary& summary) { return summary.id; }
+
+std::optional<std::string> reason_not_to_run(bool is_envelope, std::int64_t attempt, std::int64_t max_attempts) {
+  if (!is_envelope) return "not a boardhook envelope";
+  if (attempt > max_attempts) {
+    return "not run again: " + std::to_string(attempt - 1) + " earlier attempt(s) ended without a result";
+  }
+  return std::nullopt;
+}
+
+JobOutcome decide_after_job(bool succeeded, bool is_envelope, std::int64_t attempt, const RetryPolicy& policy,
+                            double random_fraction) {
+  if (succeeded) return {Verdict::acknowledge, std::chrono::milliseconds(0), Counter::done};
+  if (!is_envelope || attempt >= policy.max_attempts) return {Verdict::dead, std::chrono::milliseconds(0), Counter::dead};
+  return {Verdict::retry, retry_delay(attempt, policy.backoff_base, policy.backoff_max, random_fraction), Counter::retried};
+}
+
+Transaction outcome_transaction(const HeldJob& job, const JobOutcome& outcome, std::int64_t attempt,
+                                const JobFailure& failure, std::int64_t now_ms) {
+  Transaction t;
+  const auto own = [&t](std::string text) -> std::string_view { return t.owned.emplace_back(std::move(text)); };
+  t.commands.push_back({"LREM", job.processing, "1", job.envelope});
+  const std::string_view attempts = own(attempts_key(job.prefix, job.event_type));
+  switch (outcome.verdict) {
+    case Verdict::acknowledge:
+      if (!job.attempts_field.empty()) t.commands.push_back({"HDEL", attempts, job.attempts_field});
+      break;
+    case Verdict::dead:
+      t.commands.push_back({"LPUSH", own(dead_key(job.prefix, job.event_type)),
+                            own(make_dead_record(job.envelope, failure, attempt, job.consumer, now_ms))});
+      if (!job.attempts_field.empty()) t.commands.push_back({"HDEL", attempts, job.attempts_field});
+      break;
+    case Verdict::retry:
+      t.commands.push_back({"ZADD", own(retry_key(job.prefix, job.event_type)), own(std::to_string(now_ms + outcome.retry_in.count())),
+                            job.envelope});
+      break;
+  }
+  t.commands.push_back({"HINCRBY", own(counters_key(job.prefix)), own(counter_field(outcome.counter, job.event_type)), "1"});
+  return t;
+}
+
+}  // namespace boardhook::core
