@@ -3,12 +3,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <type_traits>
 
 namespace boardhook::core {
 
 namespace {
-
-using Apply = const char* (*)(Config&, std::string_view value);  // nullptr = accepted
 
 template <typename Integer>
 std::optional<Integer> parse_integer(std::string_view text) {
@@ -61,155 +60,169 @@ std::vector<std::string> split_list(std::string_view value) {
   return items;
 }
 
-// Tokens are comma-separated so that two can be valid while one is rotated out.
-const char* apply_tokens(Config& config, std::string_view value) {
-  config.verify_tokens = split_list(value);
-  if (config.verify_tokens.empty()) return "holds no token";
+// Endpoint keys travel in the URL, and a short key is guessable, and then worth nothing.
+const char* check_endpoint_key(std::string_view key) {
+  if (key.size() < 16) return "each key must be at least 16 characters";
+  const bool is_url_safe = std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+  });
+  if (!is_url_safe) return "keys may hold only A-Z a-z 0-9 - _ . ~ (they travel in the URL)";
   return nullptr;
 }
 
-// Endpoint keys rotate like tokens. A short key is guessable, and then worth nothing.
-const char* apply_endpoint_keys(Config& config, std::string_view value) {
-  config.endpoint_keys = split_list(value);
-  if (config.endpoint_keys.empty()) return "holds no key";
-  for (const std::string& key : config.endpoint_keys) {
-    if (key.size() < 16) return "each key must be at least 16 characters";
-    const bool is_url_safe = std::all_of(key.begin(), key.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
-    });
-    if (!is_url_safe) return "keys may hold only A-Z a-z 0-9 - _ . ~ (they travel in the URL)";
-  }
+const char* check_listen(std::string_view value) {
+  if (value.starts_with("unix:")) return value.size() == 5 ? "missing the socket path after \"unix:\"" : nullptr;
+  const std::size_t colon = value.rfind(':');
+  if (colon == std::string_view::npos) return "expected \"unix:/path\" or \"host:port\"";
+  const auto port = parse_integer<int>(value.substr(colon + 1));
+  if (!port || *port < 1 || *port > 65535) return "port must be 1-65535";
   return nullptr;
 }
 
-const char* apply_listen(Config& config, std::string_view value) {
-  if (value.starts_with("unix:")) {
-    if (value.size() == 5) return "missing the socket path after \"unix:\"";
-  } else {
-    const std::size_t colon = value.rfind(':');
-    if (colon == std::string_view::npos) return "expected \"unix:/path\" or \"host:port\"";
-    const auto port = parse_integer<int>(value.substr(colon + 1));
-    if (!port || *port < 1 || *port > 65535) return "port must be 1-65535";
-  }
-  config.listen = value;
+const char* check_prefix(std::string_view value) {
+  if (value.empty() || value.size() > 64 || !is_key_safe(value)) return "must be 1-64 characters of A-Z a-z 0-9 _ - . :";
   return nullptr;
 }
 
-// How a refused value is shown in the start-up error; nullptr shows it whole. Secrets are
-// never echoed: a token or key not at all, a Redis URL without its password.
-using Shown = std::string (*)(std::string_view value);
+const char* check_absolute_path(std::string_view value) { return value.starts_with("/") ? nullptr : "must be an absolute path"; }
+const char* check_user(std::string_view value) { return value.empty() ? "must name a user" : nullptr; }
+const char* check_group(std::string_view value) { return value.empty() ? "must name a group" : nullptr; }
 
-std::string hidden(std::string_view) { return "…"; }
+using Kind = Setting::Kind;
+using Secret = Setting::Secret;
 
-struct Setting {
-  std::string_view name;
-  Apply apply;
-  Shown shown = nullptr;
+// One row per environment variable. Adding a setting means a row here, a member of Config and a
+// line in the README's settings table (a test compares the two).
+constexpr Setting table[] = {
+    {"BOARDHOOK_VERIFY_TOKEN", &Config::verify_tokens, Kind::list, 0, 0, "", "(required)", Secret::hidden, true, nullptr,
+     "token", "the Verify Token(s) typed into Socialboards' webhook settings"},
+    {"BOARDHOOK_REDIS_URL", &Config::redis, Kind::redis_url, 0, 0, "redis://127.0.0.1:6379/0", "", Secret::url, false, nullptr,
+     "", "where Redis is and how to log in"},
+    {"BOARDHOOK_QUEUE_PREFIX", &Config::queue_prefix, Kind::text, 0, 0, "boardhook", "", Secret::no, false, check_prefix, "",
+     "first part of every key"},
+    {"BOARDHOOK_MAX_BODY_BYTES", &Config::max_body_bytes, Kind::size, 1024, 256ll << 20, "4M", "", Secret::no, false, nullptr,
+     "", "largest POST body accepted"},
+    // The sender gives up after 20 s; connect + transaction must fit well inside that.
+    {"BOARDHOOK_REDIS_TIMEOUT_MS", &Config::redis_timeout_ms, Kind::integer, 10, 8000, "2000", "", Secret::no, false, nullptr,
+     "", "connect and command timeout for Redis"},
+    {"BOARDHOOK_REDIS_BATCH_WAIT_US", &Config::redis_batch_wait_us, Kind::integer, 0, 100'000, "1000", "", Secret::no, false,
+     nullptr, "", "longest a Redis batch waits for POSTs still being read, in microseconds"},
+    {"BOARDHOOK_REJECTED_KEEP", &Config::rejected_keep, Kind::integer, 0, 1'000'000, "1000", "", Secret::no, false, nullptr, "",
+     "refused POSTs kept for inspection"},
+    {"BOARDHOOK_LISTEN", &Config::listen, Kind::text, 0, 0, "", "(inherited)", Secret::no, false, check_listen, "",
+     "the FastCGI socket"},
+    {"BOARDHOOK_THREADS", &Config::threads, Kind::integer, 1, 1024, "80", "", Secret::no, false, nullptr, "",
+     "requests one process serves at once"},
+    {"BOARDHOOK_ENDPOINT_KEY", &Config::endpoint_keys, Kind::list, 0, 0, "", "(none)", Secret::hidden, true, check_endpoint_key,
+     "key", "the key a POST must carry in ?key="},
+    {"BOARDHOOK_COMMUNITIES", &Config::communities, Kind::list, 0, 0, "", "(any)", Secret::no, false, nullptr, "community name",
+     "the only CommunityName values accepted"},
+    {"BOARDHOOK_MAX_EVENTS", &Config::max_events, Kind::integer, 1, 100'000, "1000", "", Secret::no, false, nullptr, "",
+     "most items one notification may hold"},
+    {"BOARDHOOK_USER", &Config::user, Kind::text, 0, 0, "", "(none)", Secret::no, false, check_user, "",
+     "the user to switch to after opening files, when started as root"},
+    {"BOARDHOOK_SOCKET_GROUP", &Config::socket_group, Kind::text, 0, 0, "", "(none)", Secret::no, false, check_group, "",
+     "the group of a unix FastCGI socket"},
+    {"BOARDHOOK_SPOOL_DIR", &Config::spool_dir, Kind::text, 0, 0, "", "(none)", Secret::no, false, check_absolute_path, "",
+     "the disk spool's folder"},
+    {"BOARDHOOK_SPOOL_MAX_BYTES", &Config::spool_max_bytes, Kind::size, 1 << 20, 0, "1G", "", Secret::no, false, nullptr, "",
+     "the spool's size limit"},
+    {"BOARDHOOK_LOG_LEVEL", &Config::log_level, Kind::choice, 0, 0, "info", "", Secret::no, false, nullptr,
+     "debug|info|warn|error", "the least severe log lines written"},
 };
 
-// One row per environment variable (BOARDHOOK_VERIFY_TOKEN_FILE is read separately:
-// it names a file, and reading files is the caller's business).
-constexpr Setting settings[] = {
-    {"BOARDHOOK_VERIFY_TOKEN", apply_tokens, hidden},
-    {"BOARDHOOK_REDIS_URL",
-     [](Config& c, std::string_view v) -> const char* {
-       static thread_local std::string error;
-       auto endpoint = parse_redis_url(v, error);
-       if (!endpoint) return error.c_str();
-       c.redis = *endpoint;
-       return nullptr;
-     },
-     redact_redis_url},
-    {"BOARDHOOK_QUEUE_PREFIX",
-     [](Config& c, std::string_view v) -> const char* {
-       if (v.empty() || v.size() > 64 || !is_key_safe(v)) return "must be 1-64 characters of A-Z a-z 0-9 _ - . :";
-       c.queue_prefix = v;
-       return nullptr;
-     }},
-    {"BOARDHOOK_MAX_BODY_BYTES",
-     [](Config& c, std::string_view v) -> const char* {
-       const auto size = parse_size(v);
-       if (!size || *size < 1024 || *size > 256u * 1024 * 1024) return "must be a size from 1k to 256M (bytes, or with k/M)";
-       c.max_body_bytes = *size;
-       return nullptr;
-     }},
-    {"BOARDHOOK_REDIS_TIMEOUT_MS",
-     [](Config& c, std::string_view v) -> const char* {
-       // The sender gives up after 20 s; connect + transaction must fit well inside that.
-       const auto ms = parse_integer<int>(v);
-       if (!ms || *ms < 10 || *ms > 8000) return "must be an integer from 10 to 8000";
-       c.redis_timeout_ms = *ms;
-       return nullptr;
-     }},
-    {"BOARDHOOK_REDIS_BATCH_WAIT_US",
-     [](Config& c, std::string_view v) -> const char* {
-       const auto us = parse_integer<int>(v);
-       if (!us || *us < 0 || *us > 100'000) return "must be an integer from 0 to 100000 (microseconds)";
-       c.redis_batch_wait_us = *us;
-       return nullptr;
-     }},
-    {"BOARDHOOK_REJECTED_KEEP",
-     [](Config& c, std::string_view v) -> const char* {
-       const auto keep = parse_integer<std::size_t>(v);
-       if (!keep || *keep > 1'000'000) return "must be an integer from 0 to 1000000";
-       c.rejected_keep = *keep;
-       return nullptr;
-     }},
-    {"BOARDHOOK_LISTEN", apply_listen},
-    {"BOARDHOOK_THREADS",
-     [](Config& c, std::string_view v) -> const char* {
-       const auto threads = parse_integer<int>(v);
-       if (!threads || *threads < 1 || *threads > 1024) return "must be an integer from 1 to 1024";
-       c.threads = *threads;
-       return nullptr;
-     }},
-    {"BOARDHOOK_ENDPOINT_KEY", apply_endpoint_keys, hidden},
-    {"BOARDHOOK_COMMUNITIES",
-     [](Config& c, std::string_view v) -> const char* {
-       c.communities = split_list(v);
-       if (c.communities.empty()) return "holds no community name";
-       return nullptr;
-     }},
-    {"BOARDHOOK_MAX_EVENTS",
-     [](Config& c, std::string_view v) -> const char* {
-       const auto count = parse_integer<std::size_t>(v);
-       if (!count || *count < 1 || *count > 100'000) return "must be an integer from 1 to 100000";
-       c.max_events = *count;
-       return nullptr;
-     }},
-    {"BOARDHOOK_USER",
-     [](Config& c, std::string_view v) -> const char* {
-       if (v.empty()) return "must name a user";
-       c.user = v;
-       return nullptr;
-     }},
-    {"BOARDHOOK_SOCKET_GROUP",
-     [](Config& c, std::string_view v) -> const char* {
-       if (v.empty()) return "must name a group";
-       c.socket_group = v;
-       return nullptr;
-     }},
-    {"BOARDHOOK_SPOOL_DIR",
-     [](Config& c, std::string_view v) -> const char* {
-       if (!v.starts_with("/")) return "must be an absolute path";
-       c.spool_dir = v;
-       return nullptr;
-     }},
-    {"BOARDHOOK_SPOOL_MAX_BYTES",
-     [](Config& c, std::string_view v) -> const char* {
-       const auto size = parse_size(v);
-       if (!size || *size < 1024 * 1024) return "must be a size of at least 1M (bytes, or with k/M/G)";
-       c.spool_max_bytes = *size;
-       return nullptr;
-     }},
-    {"BOARDHOOK_LOG_LEVEL",
-     [](Config& c, std::string_view v) -> const char* {
-       constexpr std::string_view levels[] = {"debug", "info", "warn", "error"};
-       if (std::find(std::begin(levels), std::end(levels), v) == std::end(levels)) return "must be debug, info, warn or error";
-       c.log_level = v;
-       return nullptr;
-     }},
-};
+std::string size_text(std::int64_t bytes) {
+  constexpr std::pair<std::int64_t, char> units[] = {{1ll << 30, 'G'}, {1ll << 20, 'M'}, {1ll << 10, 'k'}};
+  for (const auto& [unit, suffix] : units) {
+    if (bytes % unit == 0) return std::to_string(bytes / unit) + suffix;
+  }
+  return std::to_string(bytes);
+}
+
+std::string choices_text(std::string_view choices) {
+  std::string text;
+  while (!choices.empty()) {
+    const std::size_t bar = choices.find('|');
+    const std::string_view choice = choices.substr(0, bar);
+    choices = bar == std::string_view::npos ? std::string_view{} : choices.substr(bar + 1);
+    if (!text.empty()) text += choices.empty() ? " or " : ", ";
+    text += choice;
+  }
+  return text;
+}
+
+bool is_choice(std::string_view choices, std::string_view value) {
+  while (!choices.empty()) {
+    const std::size_t bar = choices.find('|');
+    if (choices.substr(0, bar) == value) return true;
+    choices = bar == std::string_view::npos ? std::string_view{} : choices.substr(bar + 1);
+  }
+  return false;
+}
+
+// Parses `value` by the row's kind into its member; returns what is wrong, or "".
+std::string apply(const Setting& setting, Config& config, std::string_view value) {
+  switch (setting.kind) {
+    case Kind::integer: {
+      const auto number = parse_integer<std::int64_t>(value);
+      if (!number || *number < setting.min || *number > setting.max) {
+        return "must be an integer from " + std::to_string(setting.min) + " to " + std::to_string(setting.max);
+      }
+      if (const auto member = std::get_if<int Config::*>(&setting.member)) config.**member = static_cast<int>(*number);
+      else config.*std::get<std::size_t Config::*>(setting.member) = static_cast<std::size_t>(*number);
+      return {};
+    }
+    case Kind::size: {
+      const auto size = parse_size(value);
+      const bool too_big = setting.max > 0 && (!size || *size > static_cast<std::size_t>(setting.max));
+      if (!size || *size < static_cast<std::size_t>(setting.min) || too_big) {
+        return setting.max > 0 ? "must be a size from " + size_text(setting.min) + " to " + size_text(setting.max) +
+                                     " (bytes, or with k, M or G)"
+                               : "must be a size of at least " + size_text(setting.min) + " (bytes, or with k, M or G)";
+      }
+      config.*std::get<std::size_t Config::*>(setting.member) = *size;
+      return {};
+    }
+    case Kind::text:
+      if (setting.check != nullptr) {
+        if (const char* problem = setting.check(value)) return problem;
+      }
+      config.*std::get<std::string Config::*>(setting.member) = value;
+      return {};
+    case Kind::list: {
+      std::vector<std::string> items = split_list(value);
+      if (items.empty()) return "holds no " + std::string(setting.choices_or_noun);
+      for (const std::string& item : items) {
+        if (setting.check == nullptr) break;
+        if (const char* problem = setting.check(item)) return problem;
+      }
+      config.*std::get<std::vector<std::string> Config::*>(setting.member) = std::move(items);
+      return {};
+    }
+    case Kind::redis_url: {
+      std::string error;
+      auto endpoint = parse_redis_url(value, error);
+      if (!endpoint) return error;
+      config.*std::get<RedisEndpoint Config::*>(setting.member) = std::move(*endpoint);
+      return {};
+    }
+    case Kind::choice:
+      if (!is_choice(setting.choices_or_noun, value)) return "must be " + choices_text(setting.choices_or_noun);
+      config.*std::get<std::string Config::*>(setting.member) = value;
+      return {};
+  }
+  return "unknown kind of setting";
+}
+
+// How a refused value is shown in an error: secrets never whole.
+std::string shown(const Setting& setting, std::string_view value) {
+  switch (setting.secret) {
+    case Secret::hidden: return "…";
+    case Secret::url: return redact_redis_url(value);
+    case Secret::no: break;
+  }
+  return std::string(value);
+}
 
 std::string quoted_setting(std::string_view name, std::string_view value) {
   std::string text(name);
@@ -219,38 +232,77 @@ std::string quoted_setting(std::string_view name, std::string_view value) {
   return text;
 }
 
+std::string file_variable(const Setting& setting) { return std::string(setting.name) + "_FILE"; }
+
+// A setting given as <name>_FILE: the value is the file's contents.
+void apply_from_file(const Setting& setting, Config& config, const EnvLookup& lookup, const FileReader& read_file) {
+  const std::string variable = file_variable(setting);
+  const auto path = lookup(variable);
+  if (!path) return;
+  if (lookup(setting.name)) {
+    throw ConfigError(std::string(setting.name) + " and " + variable + " are both set: set only one");
+  }
+  std::string error;
+  const auto contents = read_file(*path, error);
+  if (!contents) throw ConfigError(quoted_setting(variable, *path) + ": " + error);
+  if (const std::string problem = apply(setting, config, *contents); !problem.empty()) {
+    throw ConfigError(quoted_setting(variable, *path) + ": " + problem);
+  }
+}
+
+// The member's value for the start-up line; secrets as a count, or "set".
+std::string summary_value(const Setting& setting, const Config& config) {
+  return std::visit(
+      [&](auto member) -> std::string {
+        const auto& value = config.*member;
+        using Value = std::decay_t<decltype(value)>;
+        if constexpr (std::is_same_v<Value, std::vector<std::string>>) {
+          if (value.empty()) return std::string(setting.when_unset);
+          if (setting.secret != Secret::no) return std::to_string(value.size());
+          std::string joined;
+          for (const std::string& item : value) joined += (joined.empty() ? "" : ",") + item;
+          return joined;
+        } else if constexpr (std::is_same_v<Value, RedisEndpoint>) {
+          const std::string where = value.is_unix_socket() ? "unix://" + value.unix_path : value.host + ":" + std::to_string(value.port);
+          return where + "/" + std::to_string(value.database) + (value.username.empty() ? "" : " redis_user=" + value.username);
+        } else if constexpr (std::is_same_v<Value, std::string>) {
+          return value.empty() ? std::string(setting.when_unset) : value;
+        } else {
+          return std::to_string(value);
+        }
+      },
+      setting.member);
+}
+
+std::string lower_case(std::string_view name) {
+  std::string text(name.substr(name.starts_with("BOARDHOOK_") ? 10 : 0));
+  for (char& c : text) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return text;
+}
+
 }  // namespace
+
+Config::Config() {
+  for (const Setting& setting : table) {
+    if (setting.default_value.empty()) continue;
+    // A default that does not parse is a bug of this file, caught by every unit test.
+    if (const std::string problem = apply(setting, *this, setting.default_value); !problem.empty()) {
+      throw std::logic_error(std::string(setting.name) + " default: " + problem);
+    }
+  }
+}
+
+std::span<const Setting> settings() { return table; }
 
 Config load_config(const EnvLookup& lookup, const FileReader& read_file, bool require_token) {
   Config config;
-  for (const Setting& setting : settings) {
-    const auto value = lookup(setting.name);
-    if (!value) continue;
-    if (const char* problem = setting.apply(config, *value)) {
-      throw ConfigError(quoted_setting(setting.name, setting.shown ? setting.shown(*value) : *value) + ": " + problem);
+  for (const Setting& setting : table) {
+    if (const auto value = lookup(setting.name)) {
+      if (const std::string problem = apply(setting, config, *value); !problem.empty()) {
+        throw ConfigError(quoted_setting(setting.name, shown(setting, *value)) + ": " + problem);
+      }
     }
-  }
-  if (const auto token_file = lookup("BOARDHOOK_VERIFY_TOKEN_FILE")) {
-    if (lookup("BOARDHOOK_VERIFY_TOKEN")) {
-      throw ConfigError("BOARDHOOK_VERIFY_TOKEN and BOARDHOOK_VERIFY_TOKEN_FILE are both set: set only one");
-    }
-    std::string error;
-    const auto contents = read_file(*token_file, error);
-    if (!contents) throw ConfigError(quoted_setting("BOARDHOOK_VERIFY_TOKEN_FILE", *token_file) + ": " + error);
-    if (const char* problem = apply_tokens(config, *contents)) {
-      throw ConfigError(quoted_setting("BOARDHOOK_VERIFY_TOKEN_FILE", *token_file) + ": " + problem);
-    }
-  }
-  if (const auto key_file = lookup("BOARDHOOK_ENDPOINT_KEY_FILE")) {
-    if (lookup("BOARDHOOK_ENDPOINT_KEY")) {
-      throw ConfigError("BOARDHOOK_ENDPOINT_KEY and BOARDHOOK_ENDPOINT_KEY_FILE are both set: set only one");
-    }
-    std::string error;
-    const auto contents = read_file(*key_file, error);
-    if (!contents) throw ConfigError(quoted_setting("BOARDHOOK_ENDPOINT_KEY_FILE", *key_file) + ": " + error);
-    if (const char* problem = apply_endpoint_keys(config, *contents)) {
-      throw ConfigError(quoted_setting("BOARDHOOK_ENDPOINT_KEY_FILE", *key_file) + ": " + problem);
-    }
+    if (setting.from_file) apply_from_file(setting, config, lookup, read_file);
   }
   if (require_token && config.verify_tokens.empty()) {
     throw ConfigError("BOARDHOOK_VERIFY_TOKEN (or BOARDHOOK_VERIFY_TOKEN_FILE) is required: "
@@ -260,29 +312,31 @@ Config load_config(const EnvLookup& lookup, const FileReader& read_file, bool re
 }
 
 std::string describe(const Config& config) {
-  std::string redis = config.redis.is_unix_socket()
-                          ? "unix://" + config.redis.unix_path
-                          : config.redis.host + ":" + std::to_string(config.redis.port);
-  redis += "/" + std::to_string(config.redis.database);
-  return "listen=" + (config.listen.empty() ? std::string("fd:0") : config.listen) + " redis=" + redis +
-         " prefix=" + config.queue_prefix + " max_body_bytes=" + std::to_string(config.max_body_bytes) +
-         " redis_timeout_ms=" + std::to_string(config.redis_timeout_ms) +
-         " redis_batch_wait_us=" + std::to_string(config.redis_batch_wait_us) +
-         " rejected_keep=" + std::to_string(config.rejected_keep) + " threads=" + std::to_string(config.threads) +
-         " spool=" + (config.spool_dir.empty() ? std::string("off") : config.spool_dir) +
-         " spool_max_bytes=" + std::to_string(config.spool_max_bytes) +
-         " verify_tokens=" + std::to_string(config.verify_tokens.size()) +
-         " endpoint_keys=" + std::to_string(config.endpoint_keys.size()) +
-         " communities=" + (config.communities.empty() ? std::string("any") : std::to_string(config.communities.size())) +
-         " max_events=" + std::to_string(config.max_events) + (config.user.empty() ? "" : " user=" + config.user);
+  std::string line;
+  for (const Setting& setting : table) {
+    if (!line.empty()) line += ' ';
+    line += lower_case(setting.name) + "=" + summary_value(setting, config);
+  }
+  return line;
 }
 
-std::vector<std::string_view> setting_names() {
-  std::vector<std::string_view> names;
-  for (const Setting& setting : settings) names.push_back(setting.name);
-  names.push_back("BOARDHOOK_VERIFY_TOKEN_FILE");
-  names.push_back("BOARDHOOK_ENDPOINT_KEY_FILE");
+std::vector<std::string> setting_names() {
+  std::vector<std::string> names;
+  for (const Setting& setting : table) {
+    names.emplace_back(setting.name);
+    if (setting.from_file) names.push_back(file_variable(setting));
+  }
   return names;
+}
+
+std::string documented_default(std::string_view name) {
+  for (const Setting& setting : table) {
+    if (setting.name == name) {
+      return setting.default_value.empty() ? std::string(setting.when_unset) : "`" + std::string(setting.default_value) + "`";
+    }
+    if (setting.from_file && file_variable(setting) == name) return "";
+  }
+  return "?";
 }
 
 }  // namespace boardhook::core

@@ -2,6 +2,7 @@
 #include "core/event_type.hpp"
 
 #include <algorithm>
+#include <boost/url/pct_string_view.hpp>
 
 #include "core/json_escape.hpp"
 #include "core/utf8.hpp"
@@ -15,12 +16,6 @@ bool is_key_safe(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -47,21 +42,12 @@ std::string event_type_key_part(std::string_view event_type) {
 }
 
 std::optional<std::string> parse_event_type_argument(std::string_view text, std::string& error) {
-  std::string type;
-  type.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      type += text[i];
-      continue;
-    }
-    const bool has_two_digits = i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0;
-    if (!has_two_digits) {
-      error.assign("\"").append(text).append("\": '%' must start a %XX escape (write a '%' of the type as %25)");
-      return std::nullopt;
-    }
-    type += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
-    i += 2;
+  const auto escaped = boost::urls::make_pct_string_view(text);
+  if (!escaped) {
+    error.assign("\"").append(text).append("\": '%' must start a %XX escape (write a '%' of the type as %25)");
+    return std::nullopt;
   }
+  std::string type = escaped->decode();
   if (!is_event_type(type)) {
     error.assign("\"").append(text).append("\" is not an event type (1-").append(std::to_string(max_event_type_bytes));
     error.append(" bytes of UTF-8, written as it is or with %XX escapes)");

@@ -106,4 +106,11 @@ std::size_t find_next_spool_record(std::string_view bytes, std::size_t from) {
   return std::string_view::npos;
 }
 
+std::optional<SpoolRecordHead> peek_spool_record(std::string_view head) {
+  if (head.size() < spool_record_head_bytes) return std::nullopt;
+  const DecodeResult probe = decode_spool_record(head.substr(0, spool_header_bytes));
+  if (probe.status == DecodeStatus::corrupt || probe.size < spool_record_head_bytes) return std::nullopt;
+  return SpoolRecordHead{probe.size, static_cast<std::int64_t>(get_le(head, spool_header_bytes, 8))};
+}
+
 }  // namespace boardhook::core

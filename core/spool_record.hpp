@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,18 @@ struct DecodeResult {
 
 // Decodes the record at the start of `bytes`.
 DecodeResult decode_spool_record(std::string_view bytes);
+
+// The bytes a reader needs to learn a record's size and when it was written, without its payload.
+inline constexpr std::size_t spool_record_head_bytes = spool_header_bytes + 8;
+
+// From the first spool_record_head_bytes of a record: its size (as decode_spool_record reports
+// it for a cut-off record) and written_at_ms. nullopt when no record starts there. The checksum
+// is not checked: that needs the whole record.
+struct SpoolRecordHead {
+  std::size_t size = 0;
+  std::int64_t written_at_ms = 0;
+};
+std::optional<SpoolRecordHead> peek_spool_record(std::string_view head);
 
 // Offset of the next position after `from` where a valid record starts, or npos.
 std::size_t find_next_spool_record(std::string_view bytes, std::size_t from);

@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "core/decide.hpp"
+#include "core/routes.hpp"
 #include "core/event_type.hpp"
 #include "core/health.hpp"
 #include "core/metrics.hpp"
@@ -147,70 +148,71 @@ core::Response answer_metrics(Context& context) {
   return {200, "text/plain; version=0.0.4; charset=utf-8", {}, core::render_metrics(snapshot)};
 }
 
-void handle(FCGX_Request& fcgi_request, Context& context) {
-  const core::Config& config = context.config;
+// The request as the core sees it. The body is read whole (the stream must end where the next
+// request begins); of an oversized one only the part kept for inspection is held.
+core::Request read_request(FCGX_Request& fcgi_request, Context& context, std::string& generated_id) {
   core::Request request;
   request.received_at_ms = now_unix_ms();
   request.method = param(fcgi_request, "REQUEST_METHOD");
   request.query = param(fcgi_request, "QUERY_STRING");
-  std::string generated_id;
   request.request_id = param(fcgi_request, "REQUEST_ID");
   if (!is_sane_request_id(request.request_id)) request.request_id = generated_id = make_request_id();
-  // nginx names the route in each location; the webhook path itself is the operator's choice.
-  const std::string_view route = param(fcgi_request, "BOARDHOOK_ROUTE");
-  const bool is_probe = route == "healthz" || route == "metrics";
+  const auto declared = parse_length(param(fcgi_request, "CONTENT_LENGTH"));
+  const bool is_oversized = declared && *declared > context.config.max_body_bytes;
+  // +3 bytes, so that a character cut at the edge can be recognised as such.
+  const std::size_t keep_limit = is_oversized ? core::max_kept_body_bytes + 3 : context.config.max_body_bytes + 1;
+  context.body.clear();
+  if (!is_oversized && declared) context.body.reserve(*declared);
+  const std::size_t observed = read_body(fcgi_request.in, keep_limit, context.body);
+  request.body = context.body;
+  request.body_bytes = std::max(observed, declared.value_or(0));
+  return request;
+}
+
+// Carries out the decision's writes; on failure the decision becomes a 503.
+void store_events(core::Decision& decision, const core::Request& request, Context& context,
+                  handler::RedisBatcher::Announcement& announcement) {
+  std::string error;
+  const auto started = std::chrono::steady_clock::now();
+  const handler::StoreOutcome outcome = context.store.store_events(*decision.store, request.received_at_ms, error, announcement);
+  const std::uint64_t events = decision.store->envelopes.size();
+  switch (outcome) {
+    case handler::StoreOutcome::in_redis:
+      context.metrics.record_redis_write(static_cast<std::uint64_t>(elapsed_microseconds(started)));
+      context.metrics.record_stored(decision.store->event_type, events);
+      break;
+    case handler::StoreOutcome::spooled:
+      context.metrics.record_stored(decision.store->event_type, events);
+      context.metrics.record_spooled(events);
+      decision.log_message += "; spooled to disk, Redis unavailable";
+      break;
+    case handler::StoreOutcome::failed:
+      decision.response = core::storage_unavailable_response();
+      decision.log_level = core::LogLevel::error;
+      decision.log_message = "events not stored: \"" + error + "\"; answered 503 for " + std::to_string(events) +
+                             " event(s) of type " + core::printable_event_type(decision.store->event_type) + " (request " +
+                             std::string(request.request_id) + ")";
+      break;
+  }
+  if (outcome != handler::StoreOutcome::in_redis && !error.empty()) context.metrics.record_redis_failure();
+}
+
+void handle(FCGX_Request& fcgi_request, Context& context) {
+  const core::Route route = core::route_of(param(fcgi_request, "BOARDHOOK_ROUTE"));
+  const std::string_view method = param(fcgi_request, "REQUEST_METHOD");
   // A webhook POST will most likely write: a Redis batch about to go may wait for it.
   handler::RedisBatcher::Announcement announcement;
-  if (!is_probe && request.method == "POST") announcement = context.store.announce_write();
+  if (!core::is_probe(route) && method == "POST") announcement = context.store.announce_write();
+  std::string generated_id;
+  const core::Request request = read_request(fcgi_request, context, generated_id);
 
-  const auto declared = parse_length(param(fcgi_request, "CONTENT_LENGTH"));
-  const bool is_oversized = declared && *declared > config.max_body_bytes;
-  // Of an oversized body only the part that is kept for inspection is held (+3 bytes so a
-  // character cut at the edge can be recognised as such).
-  const std::size_t keep_limit = is_oversized ? core::max_kept_body_bytes + 3 : config.max_body_bytes + 1;
-  std::string& body = context.body;
-  body.clear();
-  if (!is_oversized && declared) body.reserve(*declared);
-  const std::size_t observed = read_body(fcgi_request.in, keep_limit, body);
-  request.body = body;
-  request.body_bytes = std::max(observed, declared.value_or(0));
-
-  if (is_probe) {
-    core::Response response = request.method != "GET" ? core::Response{405, "application/json", {{"Allow", "GET"}},
-                                                                         "{\"error\":\"method_not_allowed\",\"detail\":\"GET only\"}"}
-                              : route == "healthz" ? answer_health(context)
-                                                   : answer_metrics(context);
-    write_response(fcgi_request.out, response);
+  if (core::is_probe(route)) {
+    const auto refusal = core::refuse_probe_method(route, method);
+    write_response(fcgi_request.out, refusal ? *refusal : route == core::Route::healthz ? answer_health(context) : answer_metrics(context));
     return;
   }
-
-  core::Decision decision = core::decide(request, config);
-
-  if (decision.store) {
-    std::string error;
-    const auto started = std::chrono::steady_clock::now();
-    const handler::StoreOutcome outcome = context.store.store_events(*decision.store, request.received_at_ms, error, announcement);
-    const std::uint64_t events = decision.store->envelopes.size();
-    switch (outcome) {
-      case handler::StoreOutcome::in_redis:
-        context.metrics.record_redis_write(static_cast<std::uint64_t>(elapsed_microseconds(started)));
-        context.metrics.record_stored(decision.store->event_type, events);
-        break;
-      case handler::StoreOutcome::spooled:
-        context.metrics.record_stored(decision.store->event_type, events);
-        context.metrics.record_spooled(events);
-        decision.log_message += "; spooled to disk, Redis unavailable";
-        break;
-      case handler::StoreOutcome::failed:
-        decision.response = core::storage_unavailable_response();
-        decision.log_level = core::LogLevel::error;
-        decision.log_message = "events not stored: \"" + error + "\"; answered 503 for " + std::to_string(events) +
-                               " event(s) of type " + core::printable_event_type(decision.store->event_type) + " (request " +
-                               std::string(request.request_id) + ")";
-        break;
-    }
-    if (outcome != handler::StoreOutcome::in_redis && !error.empty()) context.metrics.record_redis_failure();
-  }
+  core::Decision decision = core::decide(request, context.config);
+  if (decision.store) store_events(decision, request, context, announcement);
   announcement.end();
   if (!decision.refusal.empty()) context.metrics.record_refusal(decision.refusal);
   if (decision.reject) context.store.keep_rejected(context.redis, *decision.reject, request.received_at_ms, request.request_id);
@@ -297,18 +299,12 @@ bool Server::wait_until_stopped(std::chrono::milliseconds grace) {
   return true;
 }
 
-void Server::serve(Slot& slot) {
-  FCGX_Request request;
-  FCGX_InitRequest(&request, listen_fd_, 0);
-  std::uint64_t config_seen = config_generation_.load();
-  std::shared_ptr<const core::Config> config = config_.load();
-  io::RedisConnection redis(config->redis, config->redis_timeout_ms);
-  std::string body;
-  // Each thread waits for a new connection in its own epoll set, the listening socket in it
-  // with EPOLLEXCLUSIVE: a new connection wakes one waiting thread, not all of them. (With
-  // poll() every idle thread woke for each connection nginx opened, and with many threads
-  // and nginx opening connections beyond its keepalive pool that herd took the CPU.) The
-  // eventfd, not exclusive, wakes them all for the stop.
+// Each thread waits for a new connection in its own epoll set, the listening socket in it with
+// EPOLLEXCLUSIVE: a new connection wakes one waiting thread, not all of them. (With poll() every
+// idle thread woke for each connection nginx opened, and with many threads and nginx opening
+// connections beyond its keepalive pool that herd took the CPU.) The eventfd, not exclusive,
+// wakes them all for the stop.
+int Server::open_waiter() const {
   const int waiter = epoll_create1(EPOLL_CLOEXEC);
   epoll_event listen_event{EPOLLIN | EPOLLEXCLUSIVE, {.fd = listen_fd_}};
   epoll_event wake_event{EPOLLIN, {.fd = wake_fd_}};
@@ -320,23 +316,37 @@ void Server::serve(Slot& slot) {
     spdlog::default_logger()->flush();
     std::abort();
   }
+  return waiter;
+}
+
+// Waits until a new connection can be accepted; false when woken for anything else (the stop).
+bool Server::wait_for_connection(int waiter) {
+  epoll_event ready[2];
+  const int count = epoll_wait(waiter, ready, 2, -1);
+  if (count < 0 && errno != EINTR) {
+    spdlog::error("epoll_wait for the FastCGI socket failed: \"{}\"; retrying in 100 ms", std::strerror(errno));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return false;
+  }
+  if (stopping_) return false;
+  for (int i = 0; i < count; ++i) {
+    if (ready[i].data.fd == listen_fd_) return true;
+  }
+  return false;
+}
+
+void Server::serve(Slot& slot) {
+  FCGX_Request request;
+  FCGX_InitRequest(&request, listen_fd_, 0);
+  std::uint64_t config_seen = config_generation_.load();
+  std::shared_ptr<const core::Config> config = config_.load();
+  io::RedisConnection redis(config->redis, config->redis_timeout_ms);
+  std::string body;
+  const int waiter = open_waiter();
   while (!stopping_) {
-    if (request.ipcFd >= 0) {
-      slot.idle_fd = request.ipcFd;  // between requests on a kept connection: libfcgi reads it
-    } else {
-      // No connection: wait until one can be accepted, or until the stop.
-      epoll_event ready[2];
-      const int count = epoll_wait(waiter, ready, 2, -1);
-      if (count < 0 && errno != EINTR) {
-        spdlog::error("epoll_wait for the FastCGI socket failed: \"{}\"; retrying in 100 ms", std::strerror(errno));
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      if (stopping_) break;
-      bool can_accept = false;
-      for (int i = 0; i < count; ++i) can_accept = can_accept || ready[i].data.fd == listen_fd_;
-      if (!can_accept) continue;
-    }
+    // Between requests on a kept connection libfcgi reads it; without one, wait for a new one.
+    if (request.ipcFd >= 0) slot.idle_fd = request.ipcFd;
+    else if (!wait_for_connection(waiter)) continue;
     const int status = FCGX_Accept_r(&request);
     slot.idle_fd.exchange(-1);
     if (status < 0) {

@@ -49,6 +49,8 @@ class Server {
     std::atomic<int> idle_fd{-1};
   };
   void serve(Slot& slot);
+  int open_waiter() const;
+  bool wait_for_connection(int waiter);
 
   std::atomic<std::shared_ptr<const core::Config>> config_;
   // Bumped by replace_config. Threads keep their own copy of the configuration and reload it

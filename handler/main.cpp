@@ -11,6 +11,8 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <sstream>
 
 #include "core/command_line.hpp"
@@ -141,15 +143,17 @@ int serve_process(const core::Config& config, int listen_fd, handler::MetricsReg
   _exit(stopped ? 0 : 1);
 }
 
-}  // namespace
+struct Arguments {
+  std::string_view mode;  // "", "--drain-spool" or "--spool-status"
+  int processes = 0;      // 0: serve in this process
+};
 
-int main(int argc, char** argv) {
+// The options in the order given, so that --help after a mistake does not hide it; an exit code
+// when the program ends here.
+std::optional<int> read_arguments(int argc, char** argv, Arguments& arguments) {
   static constexpr core::OptionSpec options[] = {
       {"--help", false, "-h"}, {"--processes", true}, {"--drain-spool"}, {"--spool-status"}};
   const core::CommandLine line = core::parse_command_line(argc, argv, options);
-  std::string_view mode;
-  int processes = 0;
-  // In the order given, so that --help after a mistake does not hide it.
   for (const core::ParsedOption& option : line.options) {
     if (option.name == "--help") {
       std::fputs(usage, stdout);
@@ -157,15 +161,15 @@ int main(int argc, char** argv) {
     }
     if (option.name == "--processes") {
       const std::string& value = option.value;
-      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), processes);
-      if (ec != std::errc{} || end != value.data() + value.size() || processes < 1 || processes > 256) {
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), arguments.processes);
+      if (ec != std::errc{} || end != value.data() + value.size() || arguments.processes < 1 || arguments.processes > 256) {
         std::fprintf(stderr, "boardhook-handler: --processes \"%s\": expected 1-256\n", value.c_str());
         return 2;
       }
-    } else if (mode.empty()) {
-      mode = option.name;
+    } else if (arguments.mode.empty()) {
+      arguments.mode = option.name;
     } else {
-      std::fprintf(stderr, "boardhook-handler: %s and %s: give one\n%s", std::string(mode).c_str(),
+      std::fprintf(stderr, "boardhook-handler: %s and %s: give one\n%s", std::string(arguments.mode).c_str(),
                    std::string(option.name).c_str(), usage);
       return 2;
     }
@@ -175,8 +179,11 @@ int main(int argc, char** argv) {
                  line.error ? line.error->message().c_str() : ("unexpected argument " + line.operands[0]).c_str(), usage);
     return 2;
   }
+  return std::nullopt;
+}
 
-  // Signals are taken by sigwait(); every thread and child inherits this mask.
+// Signals are taken by sigwait(); every thread and child inherits this mask.
+void prepare_process() {
   sigset_t signals;
   sigemptyset(&signals);
   for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&signals, s);
@@ -187,7 +194,31 @@ int main(int argc, char** argv) {
   // with 4 arenas at the same requests/s (each thread still has its own lock-free cache).
   // MALLOC_ARENA_MAX in the environment still decides when set.
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 4);
+}
 
+// Opens the FastCGI socket, then gives up root: it is needed only to open files, and everything
+// after this runs as BOARDHOOK_USER. Throws with the reason.
+int open_socket_and_drop_root(const core::Config& config) {
+  if (FCGX_Init() != 0) throw std::runtime_error("libfcgi initialisation failed");
+  const int listen_fd = handler::open_listener(config.listen, inherited_socket());
+  if (!config.socket_group.empty()) {
+    if (!config.listen.starts_with("unix:")) throw std::runtime_error("BOARDHOOK_SOCKET_GROUP needs BOARDHOOK_LISTEN=unix:/path");
+    handler::restrict_socket(config.listen.substr(5), config.socket_group);
+  }
+  if (!config.user.empty()) {
+    if (!config.spool_dir.empty() && geteuid() == 0) handler::hand_over_directory(config.spool_dir, config.user);
+    handler::become_user(config.user);
+    spdlog::info("running as user {} (uid {})", config.user, getuid());
+  }
+  return listen_fd;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Arguments arguments;
+  if (const auto code = read_arguments(argc, argv, arguments)) return *code;
+  prepare_process();
   io::init_logging("info", /*buffered=*/true);
   core::Config config;
   try {
@@ -198,8 +229,8 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   try {
-    if (mode == "--drain-spool") return drain_spool_command(config);
-    if (mode == "--spool-status") return spool_status_command(config);
+    if (arguments.mode == "--drain-spool") return drain_spool_command(config);
+    if (arguments.mode == "--spool-status") return spool_status_command(config);
   } catch (const std::exception& error) {
     spdlog::critical("{}", error.what());
     return 2;
@@ -207,36 +238,16 @@ int main(int argc, char** argv) {
   if (config.spool_dir.empty()) {
     spdlog::warn("BOARDHOOK_SPOOL_DIR is not set: while Redis cannot take events, POSTs are answered 503");
   }
-
-  if (FCGX_Init() != 0) {
-    spdlog::critical("libfcgi initialisation failed");
-    return 1;
-  }
   int listen_fd = -1;
   try {
-    listen_fd = handler::open_listener(config.listen, inherited_socket());
-  } catch (const std::exception& error) {
-    spdlog::critical("{}", error.what());
-    return 1;
-  }
-  // Root is needed only to open files; everything after this runs as BOARDHOOK_USER.
-  try {
-    if (!config.socket_group.empty()) {
-      if (!config.listen.starts_with("unix:")) throw std::runtime_error("BOARDHOOK_SOCKET_GROUP needs BOARDHOOK_LISTEN=unix:/path");
-      handler::restrict_socket(config.listen.substr(5), config.socket_group);
-    }
-    if (!config.user.empty()) {
-      if (!config.spool_dir.empty() && geteuid() == 0) handler::hand_over_directory(config.spool_dir, config.user);
-      handler::become_user(config.user);
-      spdlog::info("running as user {} (uid {})", config.user, getuid());
-    }
+    listen_fd = open_socket_and_drop_root(config);
   } catch (const std::exception& error) {
     spdlog::critical("{}", error.what());
     return 1;
   }
   const double started = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   handler::MetricsRegistry& metrics = handler::MetricsRegistry::create(started);
-  if (processes == 0) return serve_process(config, listen_fd, metrics);
-  metrics.set_processes(static_cast<std::uint64_t>(processes));
-  return handler::supervise(processes, [&] { return serve_process(config, listen_fd, metrics); });
+  if (arguments.processes == 0) return serve_process(config, listen_fd, metrics);
+  metrics.set_processes(static_cast<std::uint64_t>(arguments.processes));
+  return handler::supervise(arguments.processes, [&] { return serve_process(config, listen_fd, metrics); });
 }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 namespace boardhook::handler {
@@ -28,11 +29,14 @@ std::string describe_status(int status) {
   return "stopped";
 }
 
-}  // namespace
+// The handler processes of one supervisor, each in its slot.
+struct Children {
+  std::vector<Child> slots;
+  const std::function<int()>& child_main;
+  bool stopping = false;
+  bool clean = true;  // no process ended badly while stopping
 
-int supervise(int processes, const std::function<int()>& child_main) {
-  std::vector<Child> children(static_cast<std::size_t>(processes));
-  const auto start = [&](Child& child) {
+  void start(Child& child) {
     const pid_t pid = fork();
     if (pid == 0) {
       spdlog::default_logger()->flush();
@@ -45,58 +49,75 @@ int supervise(int processes, const std::function<int()>& child_main) {
     }
     child.pid = pid;
     child.started = Clock::now();
-  };
-  for (Child& child : children) start(child);
+  }
+
+  void signal_all(int signal_number) const {
+    for (const Child& child : slots) {
+      if (child.pid > 0) kill(child.pid, signal_number);
+    }
+  }
+
+  // A child ended: expected while stopping, else restarted (after 1 s when it lived less).
+  void ended(Child& child, pid_t pid, int status) {
+    child.pid = -1;
+    const bool expected = stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!expected && stopping) {
+      clean = false;
+      spdlog::error("handler process {} {} while stopping", pid, describe_status(status));
+    }
+    if (stopping) return;
+    const bool crash_loop = Clock::now() - child.started < std::chrono::seconds(1);
+    spdlog::error("handler process {} {}; restarting it{}", pid, describe_status(status), crash_loop ? " in 1 s" : "");
+    child.restart_at = crash_loop ? Clock::now() + std::chrono::seconds(1) : Clock::now();
+  }
+
+  // Reaps whatever has ended, whether or not SIGCHLD was the signal that woke us.
+  void reap() {
+    for (;;) {
+      int status = 0;
+      const pid_t pid = waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) return;
+      for (Child& child : slots) {
+        if (child.pid == pid) ended(child, pid, status);
+      }
+    }
+  }
+
+  // Restarts what is due; true while any process runs.
+  bool restart_due() {
+    bool any_running = false;
+    for (Child& child : slots) {
+      if (child.pid < 0 && !stopping && Clock::now() >= child.restart_at) start(child);
+      any_running |= child.pid > 0;
+    }
+    return any_running;
+  }
+};
+
+}  // namespace
+
+int supervise(int processes, const std::function<int()>& child_main) {
+  Children children{std::vector<Child>(static_cast<std::size_t>(processes)), child_main};
+  for (Child& child : children.slots) children.start(child);
   spdlog::info("supervisor {}: {} handler process(es) started", getpid(), processes);
 
   sigset_t signals;
   sigemptyset(&signals);
   for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&signals, s);
-  bool stopping = false;
-  bool clean = true;
   for (;;) {
     timespec tick{0, 200'000'000};
     const int signal_number = sigtimedwait(&signals, nullptr, &tick);
     if (signal_number == SIGTERM || signal_number == SIGINT) {
-      if (!stopping) spdlog::info("supervisor: {} received; stopping the handler processes", strsignal(signal_number));
-      stopping = true;
-      for (const Child& child : children) {
-        if (child.pid > 0) kill(child.pid, SIGTERM);
-      }
+      if (!children.stopping) spdlog::info("supervisor: {} received; stopping the handler processes", strsignal(signal_number));
+      children.stopping = true;
+      children.signal_all(SIGTERM);
     } else if (signal_number == SIGHUP) {
-      for (const Child& child : children) {
-        if (child.pid > 0) kill(child.pid, SIGHUP);
-      }
+      children.signal_all(SIGHUP);
     }
-    // Reap whatever has ended, whether or not SIGCHLD was the signal that woke us.
-    for (;;) {
-      int status = 0;
-      const pid_t pid = waitpid(-1, &status, WNOHANG);
-      if (pid <= 0) break;
-      for (Child& child : children) {
-        if (child.pid != pid) continue;
-        child.pid = -1;
-        const bool expected = stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        if (!expected) {
-          clean = false;
-          if (stopping) spdlog::error("handler process {} {} while stopping", pid, describe_status(status));
-        }
-        if (!stopping) {
-          const bool crash_loop = Clock::now() - child.started < std::chrono::seconds(1);
-          spdlog::error("handler process {} {}; restarting it{}", pid, describe_status(status), crash_loop ? " in 1 s" : "");
-          child.restart_at = crash_loop ? Clock::now() + std::chrono::seconds(1) : Clock::now();
-          clean = true;  // a restart is recovery, not a failed stop
-        }
-      }
-    }
-    bool any_running = false;
-    for (Child& child : children) {
-      if (child.pid < 0 && !stopping && Clock::now() >= child.restart_at) start(child);
-      any_running |= child.pid > 0;
-    }
-    if (stopping && !any_running) {
+    children.reap();
+    if (!children.restart_due() && children.stopping) {
       spdlog::info("supervisor: every handler process has stopped");
-      return clean ? 0 : 1;
+      return children.clean ? 0 : 1;
     }
   }
 }

@@ -53,11 +53,80 @@ std::optional<core::SpoolStats> spool_stats(const std::string& dir, std::int64_t
   return spool;
 }
 
+
+// The processing lists each worker's consumers hold, and its heartbeat: what each runs, counted by
+// type into `processing_by_type` (a type being run counts even before anything of it was queued).
+bool read_workers(RedisConnection& redis, const std::string& prefix, core::QueueStats& stats,
+                  std::map<std::string, std::int64_t>& processing_by_type, std::string& error) {
+  std::deque<std::string> keys;  // what the commands point at (a deque never moves them)
+  std::vector<RedisCommand> reads;
+  for (const core::WorkerStats& worker : stats.workers) {
+    reads.push_back({"GET", keys.emplace_back(core::heartbeat_key(prefix, worker.id))});
+    for (int c = 0; c < (worker.record ? worker.record->consumers : 1); ++c) {
+      reads.push_back({"LRANGE", keys.emplace_back(core::processing_key(prefix, core::consumer_id(worker.id, c))), "0", "-1"});
+    }
+  }
+  if (reads.empty()) return true;
+  const auto held = checked(redis.transaction_replies(reads, error), error);
+  if (!held) return false;
+  std::size_t next = 0;
+  for (core::WorkerStats& worker : stats.workers) {
+    if (const auto beat = (*held)[next++].as_text()) {
+      worker.alive = true;
+      worker.last_heartbeat_ms = std::strtoll(beat->c_str(), nullptr, 10);
+    }
+    for (int c = 0; c < (worker.record ? worker.record->consumers : 1); ++c) {
+      for (const std::string& envelope : (*held)[next++].texts()) {
+        ++worker.running;
+        const auto summary = core::parse_envelope(envelope);
+        ++processing_by_type[summary ? summary->event_type : std::string("unknown")];
+      }
+    }
+  }
+  return true;
+}
+
+// Each type's queue, retry set, dead letters and oldest event, and its running totals.
+bool read_types(RedisConnection& redis, const std::string& prefix, const std::set<std::string>& types,
+                const std::vector<std::string>& counter_fields, const std::map<std::string, std::int64_t>& processing_by_type,
+                core::QueueStats& stats, std::string& error) {
+  std::map<std::string, std::map<core::Counter, std::int64_t>> totals_by_key_part;
+  for (std::size_t i = 0; i + 1 < counter_fields.size(); i += 2) {
+    if (const auto field = core::parse_counter_field(counter_fields[i])) {
+      totals_by_key_part[field->type_key_part][field->counter] = std::strtoll(counter_fields[i + 1].c_str(), nullptr, 10);
+    }
+  }
+  std::deque<std::string> keys;
+  std::vector<RedisCommand> reads;
+  for (const std::string& type : types) {
+    const std::string& queue = keys.emplace_back(core::queue_key(prefix, type));
+    reads.push_back({"LLEN", queue});
+    reads.push_back({"ZCARD", keys.emplace_back(core::retry_key(prefix, type))});
+    reads.push_back({"LLEN", keys.emplace_back(core::dead_key(prefix, type))});
+    reads.push_back({"LINDEX", queue, "-1"});
+  }
+  if (reads.empty()) return true;
+  const auto counts = checked(redis.transaction_replies(reads, error), error);
+  if (!counts) return false;
+  std::size_t next = 0;
+  for (const std::string& type : types) {
+    core::TypeStats& row = stats.types.emplace_back();
+    row.type = type;
+    row.queued = (*counts)[next++].as_integer().value_or(0);
+    row.retry = (*counts)[next++].as_integer().value_or(0);
+    row.dead = (*counts)[next++].as_integer().value_or(0);
+    row.oldest_age_ms = age_of_envelope((*counts)[next++].as_text(), stats.at_ms);
+    const auto processing = processing_by_type.find(type);
+    row.processing = processing == processing_by_type.end() ? 0 : processing->second;
+    row.totals = totals_by_key_part[core::event_type_key_part(type)];
+  }
+  return true;
+}
+
 }  // namespace
 
 // Three round trips, each one MULTI/EXEC: the names (types, workers, counters), then what each
-// worker holds, then the counts of every type named so far (a type being run counts even before
-// anything of it was queued).
+// worker holds, then the counts of every type named so far.
 std::optional<core::QueueStats> collect_queue_stats(RedisConnection& redis, const std::string& prefix,
                                                     const std::string& spool_dir, std::string& error) {
   core::QueueStats stats;
@@ -69,73 +138,17 @@ std::optional<core::QueueStats> collect_queue_stats(RedisConnection& redis, cons
   if (!names) return std::nullopt;
   std::set<std::string> types;
   for (std::string& type : (*names)[0].texts()) types.insert(std::move(type));
-  stats.rejected = (*names)[3].as_integer().value_or(0);
-
-  std::deque<std::string> keys;  // what the commands point at (a deque never moves them)
-  std::vector<RedisCommand> reads;
   const std::vector<std::string> worker_fields = (*names)[1].texts();
   for (std::size_t i = 0; i + 1 < worker_fields.size(); i += 2) {
-    core::WorkerStats& worker = stats.workers.emplace_back();
-    worker.id = worker_fields[i];
-    worker.record = core::parse_worker_record(worker_fields[i + 1]);
-    reads.push_back({"GET", keys.emplace_back(core::heartbeat_key(prefix, worker.id))});
-    for (int c = 0; c < (worker.record ? worker.record->consumers : 1); ++c) {
-      reads.push_back({"LRANGE", keys.emplace_back(core::processing_key(prefix, core::consumer_id(worker.id, c))), "0", "-1"});
-    }
-  }
-  std::map<std::string, std::int64_t> processing_by_type;
-  if (!reads.empty()) {
-    const auto held = checked(redis.transaction_replies(reads, error), error);
-    if (!held) return std::nullopt;
-    std::size_t next = 0;
-    for (core::WorkerStats& worker : stats.workers) {
-      if (const auto beat = (*held)[next++].as_text()) {
-        worker.alive = true;
-        worker.last_heartbeat_ms = std::strtoll(beat->c_str(), nullptr, 10);
-      }
-      for (int c = 0; c < (worker.record ? worker.record->consumers : 1); ++c) {
-        for (const std::string& envelope : (*held)[next++].texts()) {
-          ++worker.running;
-          const auto summary = core::parse_envelope(envelope);
-          const std::string type = summary ? summary->event_type : std::string("unknown");
-          ++processing_by_type[type];
-          types.insert(type);
-        }
-      }
-    }
-  }
-
-  reads.clear();
-  for (const std::string& type : types) {
-    const std::string& queue = keys.emplace_back(core::queue_key(prefix, type));
-    reads.push_back({"LLEN", queue});
-    reads.push_back({"ZCARD", keys.emplace_back(core::retry_key(prefix, type))});
-    reads.push_back({"LLEN", keys.emplace_back(core::dead_key(prefix, type))});
-    reads.push_back({"LINDEX", queue, "-1"});
-  }
-  std::map<std::string, std::map<core::Counter, std::int64_t>> totals_by_key_part;
-  const std::vector<std::string> counter_fields = (*names)[2].texts();
-  for (std::size_t i = 0; i + 1 < counter_fields.size(); i += 2) {
-    if (const auto field = core::parse_counter_field(counter_fields[i])) {
-      totals_by_key_part[field->type_key_part][field->counter] = std::strtoll(counter_fields[i + 1].c_str(), nullptr, 10);
-    }
-  }
-  if (!reads.empty()) {
-    const auto counts = checked(redis.transaction_replies(reads, error), error);
-    if (!counts) return std::nullopt;
-    std::size_t next = 0;
-    for (const std::string& type : types) {
-      core::TypeStats& row = stats.types.emplace_back();
-      row.type = type;
-      row.queued = (*counts)[next++].as_integer().value_or(0);
-      row.retry = (*counts)[next++].as_integer().value_or(0);
-      row.dead = (*counts)[next++].as_integer().value_or(0);
-      row.oldest_age_ms = age_of_envelope((*counts)[next++].as_text(), stats.at_ms);
-      row.processing = processing_by_type[type];
-      row.totals = totals_by_key_part[core::event_type_key_part(type)];
-    }
+    stats.workers.push_back({worker_fields[i], core::parse_worker_record(worker_fields[i + 1]), false, std::nullopt, 0});
   }
   std::sort(stats.workers.begin(), stats.workers.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  stats.rejected = (*names)[3].as_integer().value_or(0);
+
+  std::map<std::string, std::int64_t> processing_by_type;
+  if (!read_workers(redis, prefix, stats, processing_by_type, error)) return std::nullopt;
+  for (const auto& [type, count] : processing_by_type) types.insert(type);
+  if (!read_types(redis, prefix, types, (*names)[2].texts(), processing_by_type, stats, error)) return std::nullopt;
   stats.spool = spool_stats(spool_dir, stats.at_ms);
   return stats;
 }

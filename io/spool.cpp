@@ -273,14 +273,9 @@ bool Spool::append(const core::SpoolRecord& record, std::string& error) {
   return true;
 }
 
-DrainResult Spool::drain(const Deliver& deliver) {
-  DrainResult result;
-  struct Candidate {
-    std::string name;
-    std::string path;
-    std::shared_ptr<Segment> own;  // set for this process's segments
-    int lock_fd = -1;              // set for taken-over segments of dead processes
-  };
+// Seals the current segment and lists what this pass may deliver, oldest first: this process's
+// segments, and those of dead processes (whose flock it can take), each held locked.
+std::vector<Spool::Candidate> Spool::drain_candidates() {
   std::vector<Candidate> candidates;
   {
     std::lock_guard lock(mutex_);
@@ -309,74 +304,77 @@ DrainResult Spool::drain(const Deliver& deliver) {
     candidates.push_back({name, path, nullptr, fd});
   }
   std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) { return a.name < b.name; });
+  return candidates;
+}
 
-  // Delivers one segment from its progress note; true when all of it is delivered.
-  const auto drain_segment = [&](const Candidate& candidate) {
-    const int read_fd = candidate.own ? open(candidate.path.c_str(), O_RDONLY | O_CLOEXEC) : candidate.lock_fd;
-    if (read_fd < 0) {
-      result.error = "cannot read \"" + candidate.path + "\": " + errno_text();
-      return false;
+// Delivers one segment from its progress note, noting progress as it goes; true when all of it
+// is delivered (the segment is then deleted).
+bool Spool::drain_segment(const Candidate& candidate, const Deliver& deliver, DrainResult& result) {
+  const int read_fd = candidate.own ? open(candidate.path.c_str(), O_RDONLY | O_CLOEXEC) : candidate.lock_fd;
+  if (read_fd < 0) {
+    result.error = "cannot read \"" + candidate.path + "\": " + errno_text();
+    return false;
+  }
+  const RecordReader reader{read_fd, candidate.own ? candidate.own->written_end.load() : file_size(read_fd)};
+  std::uint64_t offset = read_progress(candidate.path);
+  std::size_t since_note = 0;
+  bool complete = true;
+  while (offset < reader.size) {
+    core::DecodeResult decoded = reader.read(offset);
+    if (decoded.status != core::DecodeStatus::ok) {
+      const std::uint64_t next = decoded.status == core::DecodeStatus::truncated ? reader.size : reader.resync(offset);
+      spdlog::error("spool segment \"{}\": {} record at byte {} ({} bytes skipped); the records before it were delivered",
+                    candidate.path, decoded.status == core::DecodeStatus::truncated ? "torn" : "corrupt", offset, next - offset);
+      ++result.torn;
+      offset = next;
+      continue;
     }
-    const RecordReader reader{read_fd, candidate.own ? candidate.own->written_end.load() : file_size(read_fd)};
-    std::uint64_t offset = read_progress(candidate.path);
-    std::size_t since_note = 0;
-    bool complete = true;
-    while (offset < reader.size) {
-      core::DecodeResult decoded = reader.read(offset);
-      if (decoded.status != core::DecodeStatus::ok) {
-        const std::uint64_t next = decoded.status == core::DecodeStatus::truncated ? reader.size : reader.resync(offset);
-        spdlog::error("spool segment \"{}\": {} record at byte {} ({} bytes skipped); the records before it were delivered",
-                      candidate.path, decoded.status == core::DecodeStatus::truncated ? "torn" : "corrupt", offset,
-                      next - offset);
-        ++result.torn;
-        offset = next;
-        continue;
-      }
-      std::string error;
-      if (!deliver(decoded.record, error)) {
-        result.error = error;
-        complete = false;
-        break;
-      }
-      ++result.delivered;
-      offset += decoded.size;
-      if (++since_note == records_per_progress_note) {
-        write_progress(candidate.path, offset);
-        since_note = 0;
-      }
+    std::string error;
+    if (!deliver(decoded.record, error)) {
+      result.error = error;
+      complete = false;
+      break;
     }
-    if (candidate.own) close(read_fd);
-    if (complete) remove_segment(candidate.path);
-    else write_progress(candidate.path, offset);
-    return complete;
-  };
+    ++result.delivered;
+    offset += decoded.size;
+    if (++since_note == records_per_progress_note) {
+      write_progress(candidate.path, offset);
+      since_note = 0;
+    }
+  }
+  if (candidate.own) close(read_fd);
+  if (complete) remove_segment(candidate.path);
+  else write_progress(candidate.path, offset);
+  return complete;
+}
 
+// What arrived during a pass is small: finish it while appends wait (mutex_ is held), then
+// switch back to Redis, so the order of events holds.
+bool Spool::drain_tail(const Deliver& deliver, DrainResult& result) {
+  std::uint64_t remaining = 0;
+  for (const auto& segment : own_segments_) remaining += segment->written_end.load();
+  if (remaining > final_pass_bytes) return true;
+  current_.reset();
+  for (const auto& segment : std::vector(own_segments_)) {
+    if (!drain_segment({segment->name, segment->path, segment, -1}, deliver, result)) return false;
+    std::erase(own_segments_, segment);
+  }
+  return true;
+}
+
+DrainResult Spool::drain(const Deliver& deliver) {
+  DrainResult result;
   bool all_delivered = true;
-  for (const Candidate& candidate : candidates) {
-    if (all_delivered) all_delivered = drain_segment(candidate);
+  for (const Candidate& candidate : drain_candidates()) {
+    if (all_delivered) all_delivered = drain_segment(candidate, deliver, result);
     if (candidate.lock_fd >= 0) close(candidate.lock_fd);
     if (all_delivered && candidate.own) {
       std::lock_guard lock(mutex_);
       std::erase(own_segments_, candidate.own);
     }
   }
-
   std::lock_guard lock(mutex_);
-  if (all_delivered && !own_segments_.empty()) {
-    // What arrived during the pass is small: finish it while appends wait, then switch
-    // back to Redis, so the order of events holds.
-    std::uint64_t remaining = 0;
-    for (const auto& segment : own_segments_) remaining += segment->written_end.load();
-    if (remaining <= final_pass_bytes) {
-      current_.reset();
-      auto tail = own_segments_;
-      for (const auto& segment : tail) {
-        if (!all_delivered) break;
-        all_delivered = drain_segment({segment->name, segment->path, segment, -1});
-        if (all_delivered) std::erase(own_segments_, segment);
-      }
-    }
-  }
+  if (all_delivered && !own_segments_.empty()) all_delivered = drain_tail(deliver, result);
   result.complete = all_delivered && own_segments_.empty();
   backlog_ = !own_segments_.empty() || !all_delivered;
   return result;
@@ -392,19 +390,19 @@ SpoolStatus Spool::scan_status(const std::string& directory) {
     const std::uint64_t size = file_size(fd);
     std::uint64_t offset = read_progress(path);
     while (offset < size) {
-      char header[core::spool_header_bytes + 8];
-      const std::size_t got = read_at(fd, offset, header, sizeof header);
-      const core::DecodeResult probe = core::decode_spool_record(std::string_view(header, std::min(got, core::spool_header_bytes)));
-      if (got < sizeof header || probe.status == core::DecodeStatus::corrupt || probe.size == 0 || offset + probe.size > size) {
+      char head[core::spool_record_head_bytes];
+      const std::size_t got = read_at(fd, offset, head, sizeof head);
+      const auto record = core::peek_spool_record(std::string_view(head, got));
+      if (!record || offset + record->size > size) {
         ++status.torn_records;
         break;
       }
-      std::int64_t written_at = 0;
-      std::memcpy(&written_at, header + core::spool_header_bytes, 8);  // little-endian hosts only (x86_64, arm64)
-      if (!status.oldest_written_at_ms || written_at < *status.oldest_written_at_ms) status.oldest_written_at_ms = written_at;
+      if (!status.oldest_written_at_ms || record->written_at_ms < *status.oldest_written_at_ms) {
+        status.oldest_written_at_ms = record->written_at_ms;
+      }
       ++status.records;
-      status.bytes += probe.size;
-      offset += probe.size;
+      status.bytes += record->size;
+      offset += record->size;
     }
     close(fd);
   }

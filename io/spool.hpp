@@ -73,7 +73,16 @@ class Spool {
 
  private:
   struct Segment;
+  struct Candidate {
+    std::string name;
+    std::string path;
+    std::shared_ptr<Segment> own;  // set for this process's segments
+    int lock_fd = -1;              // set for taken-over segments of dead processes
+  };
   std::shared_ptr<Segment> open_new_segment(std::string& error);
+  std::vector<Candidate> drain_candidates();
+  bool drain_segment(const Candidate& candidate, const Deliver& deliver, DrainResult& result);
+  bool drain_tail(const Deliver& deliver, DrainResult& result);
   std::uint64_t directory_bytes() const;
   bool has_room_for(std::size_t bytes, bool at_segment_boundary, std::string& error);
 

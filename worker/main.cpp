@@ -10,6 +10,7 @@
 
 #include "core/command_line.hpp"
 #include "core/config.hpp"
+#include "core/event_type.hpp"
 #include "core/worker_plan.hpp"
 #include "io/environment.hpp"
 #include "io/log.hpp"
@@ -57,47 +58,40 @@ std::int64_t parse_count(const std::string& flag, const std::string& text, std::
   return value;
 }
 
+using namespace boardhook;
 using boardhook::io::environment;
 using boardhook::io::read_whole_file;
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  using namespace boardhook;
+// The options, in the order given so that --help after a mistake does not hide it. Refuses
+// (exit 2) on anything malformed; exits 0 after --help.
+worker::WorkerOptions read_options(int argc, char** argv) {
   static constexpr core::OptionSpec table[] = {
-      {"--help", false, "-h"},
-      {"--type", true},
-      {"--config", true},
-      {"--concurrency", true},
-      {"--timeout", true},
-      {"--max-attempts", true},
-      {"--backoff", true},
-      {"--backoff-max", true},
-      {"--heartbeat-timeout", true},
+      {"--help", false, "-h"}, {"--type", true},    {"--config", true},      {"--concurrency", true}, {"--timeout", true},
+      {"--max-attempts", true}, {"--backoff", true}, {"--backoff-max", true}, {"--heartbeat-timeout", true},
   };
   const core::CommandLine line = core::parse_command_line(argc, argv, table);
   worker::WorkerOptions options;
-  // In the order given, so that --help after a mistake does not hide it.
+  const auto add_route = [&](const std::pair<std::string, std::string>& route, const std::string& where) {
+    if (!options.routes.emplace(route).second) refuse(where + ": event type " + core::printable_event_type(route.first) + " given twice");
+  };
   for (const core::ParsedOption& option : line.options) {
     const std::string flag(option.name);
     const std::string& value = option.value;
     std::string error;
     if (flag == "--help") {
       std::fputs(usage, stdout);
-      return 0;
+      std::exit(0);
     }
     if (flag == "--type") {
       const auto route = core::parse_route(value, error);
       if (!route) refuse("--type \"" + value + "\": " + error);
-      if (!options.routes.emplace(*route).second) refuse("--type: event type " + route->first + " given twice");
+      add_route(*route, "--type");
     } else if (flag == "--config") {
       const auto text = read_whole_file(value, error);
       if (!text) refuse("--config \"" + value + "\": " + error);
       const auto routes = core::parse_routes(*text, error);
       if (!routes) refuse("--config \"" + value + "\": " + error);
-      for (const auto& route : *routes) {
-        if (!options.routes.emplace(route).second) refuse("--config: event type " + route.first + " given twice");
-      }
+      for (const auto& route : *routes) add_route(route, "--config");
     } else if (flag == "--concurrency") {
       options.concurrency = static_cast<int>(parse_count(flag, value, 1, 256));
     } else if (flag == "--timeout") {
@@ -115,7 +109,13 @@ int main(int argc, char** argv) {
   if (line.error) refuse(line.error->message());
   if (!line.operands.empty()) refuse("unknown argument " + line.operands[0]);
   if (options.routes.empty()) refuse("no event type to serve: give --type TYPE=COMMAND or --config FILE");
+  return options;
+}
 
+}  // namespace
+
+int main(int argc, char** argv) {
+  const worker::WorkerOptions options = read_options(argc, argv);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
 
   worker::Worker worker(config, options);
   std::string types;
-  for (const auto& [type, command] : options.routes) types += (types.empty() ? "" : ",") + type;
+  for (const auto& [type, command] : options.routes) types += (types.empty() ? "" : ",") + core::printable_event_type(type);
   spdlog::info("boardhook-worker {} started: types={} concurrency={} timeout={} ms max_attempts={} prefix={}", worker.id(),
                types, options.concurrency, options.timeout.count(), options.retry.max_attempts, config.queue_prefix);
   worker.start();

@@ -110,3 +110,18 @@ TEST_CASE("store events and rejected bodies survive the trip through a spool rec
   CHECK(again->keep == 1000);
   CHECK_FALSE(store_events_from(to_spool_record(reject, 5)));
 }
+
+TEST_CASE("a record's size and time are read from its first bytes, without its payload") {
+  SpoolRecord record;
+  record.kind = SpoolRecordKind::events;
+  record.written_at_ms = 1709210096789;
+  record.fields = {"a", "b", std::string(5000, 'x')};
+  const std::string bytes = encode_spool_record(record);
+  const auto head = peek_spool_record(std::string_view(bytes).substr(0, spool_record_head_bytes));
+  REQUIRE(head);
+  CHECK(head->size == bytes.size());
+  CHECK(head->written_at_ms == record.written_at_ms);
+  CHECK(decode_spool_record(bytes).record.written_at_ms == head->written_at_ms);
+  CHECK_FALSE(peek_spool_record(std::string_view(bytes).substr(0, spool_record_head_bytes - 1)));
+  CHECK_FALSE(peek_spool_record(std::string(spool_record_head_bytes, 'z')));
+}

@@ -1,0 +1,23 @@
+// routes.hpp -- which of the handler's answers a request is for. nginx names the route of each of
+// its locations in the FastCGI parameter BOARDHOOK_ROUTE (the webhook's path is the operator's
+// choice, so the path decides nothing); the probes answer GET only.
+#pragma once
+#include <optional>
+#include <string_view>
+
+#include "core/decide.hpp"
+
+namespace boardhook::core {
+
+enum class Route { webhook, healthz, metrics };
+
+// "healthz" and "metrics" are the probes; anything else is the webhook.
+Route route_of(std::string_view route_param);
+
+inline bool is_probe(Route route) { return route != Route::webhook; }
+
+// The 405 a probe answers to any method but GET; nullopt when the method is served. The
+// webhook's methods are decide()'s business.
+std::optional<Response> refuse_probe_method(Route route, std::string_view method);
+
+}  // namespace boardhook::core
