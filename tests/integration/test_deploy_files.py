@@ -571,7 +571,7 @@ class ContainerScripts(unittest.TestCase):
                    NGINX_STATE_DIR=str(self.dir / f"{name}-state"),
                    NGINX_HTTP_LISTEN=f"127.0.0.1:{http_port}",
                    NGINX_HTTPS_LISTEN=f"127.0.0.1:{https_port}",
-                   NGINX_CERT_POLL_SECONDS="1",
+                   NGINX_WATCH_SECONDS="1",
                    CERTS_DIR=str(self.dir / f"{name}-letsencrypt"),
                    ACME_WEBROOT=str(self.dir / f"{name}-webroot"),
                    CERTBOT_WORK_DIR=str(self.dir / f"{name}-certbot-work"),
