@@ -8,9 +8,12 @@ BOARDHOOK_BUILD_PACKAGES=(cmake make g++ pkg-config libfcgi-dev libboost-json1.8
 BOARDHOOK_RUNTIME_PACKAGES=(nginx redis-server openssl curl python3)
 # What only the tests use: integration.deploy_files checks the systemd units and docker-compose.yml
 # with Debian's own tools, and runs the containers' health check (cgi-fcgi) and scripts;
-# integration.acme runs a real ACME CA (pebble) and certbot, integration.tls_profile testssl,
-# integration.valgrind the handler under valgrind.
+# integration.compose builds the images and runs docker-compose.yml on podman (runc, catatonit for
+# `init: true`, netavark and aardvark-dns for the networks and their names, iptables for netavark's
+# port forwarding, debootstrap for the base image); integration.acme runs a real ACME CA (pebble)
+# and certbot, integration.tls_profile testssl, integration.valgrind the handler under valgrind.
 BOARDHOOK_TEST_PACKAGES=(systemd docker-compose python3-yaml libfcgi-bin shellcheck
+                         podman runc catatonit netavark aardvark-dns iptables debootstrap
                          pebble certbot testssl.sh valgrind)
 # The sanitized build (scripts/test) and the libFuzzer targets (scripts/fuzz) are built with clang;
 # libclang-rt-14-dev holds its ASan, UBSan and libFuzzer runtimes.
