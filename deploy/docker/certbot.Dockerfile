@@ -11,8 +11,10 @@ RUN apt-get update \
 RUN groupadd --system --gid 10003 boardhook-edge \
  && useradd --system --uid 10003 --gid boardhook-edge --home-dir /nonexistent \
             --shell /usr/sbin/nologin boardhook-edge \
- && install -d -o boardhook-edge -g boardhook-edge -m 0755 \
-        /etc/letsencrypt /var/www/acme /var/lib/letsencrypt /var/log/letsencrypt
+ && install -d -o boardhook-edge -g boardhook-edge -m 0755 /etc/letsencrypt /var/www/acme \
+ && install -d -m 1777 /var/lib/letsencrypt /var/log/letsencrypt
+# /var/lib/letsencrypt and /var/log/letsencrypt are tmpfs in docker-compose.yml, root's, mode 1777
+# like /tmp: Docker's tmpfs has that mode, and podman's takes the mode of the folder it covers.
 COPY deploy/docker/certbot-entrypoint /usr/local/bin/certbot-entrypoint
 USER boardhook-edge
 STOPSIGNAL SIGTERM

@@ -15,8 +15,10 @@ RUN apt-get update \
 RUN groupadd --system --gid 10003 boardhook-edge \
  && useradd --system --uid 10003 --gid boardhook-edge --home-dir /nonexistent \
             --shell /usr/sbin/nologin boardhook-edge \
- && install -d -o boardhook-edge -g boardhook-edge -m 0755 \
-        /etc/letsencrypt /var/www/acme /var/lib/boardhook-nginx
+ && install -d -o boardhook-edge -g boardhook-edge -m 0755 /etc/letsencrypt /var/www/acme \
+ && install -d -m 1777 /var/lib/boardhook-nginx
+# /var/lib/boardhook-nginx is a tmpfs in docker-compose.yml, root's, mode 1777 like /tmp: Docker's
+# tmpfs has that mode, and podman's takes the mode of the folder it covers (its owner stays root).
 COPY scripts/lib/render-nginx /usr/local/share/boardhook/scripts/lib/render-nginx
 COPY nginx/boardhook-site.conf.in nginx/boardhook-location.conf nginx/boardhook-upstream.conf \
      /usr/local/share/boardhook/nginx/

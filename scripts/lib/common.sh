@@ -9,11 +9,15 @@ BOARDHOOK_BUILD_PACKAGES=(cmake make g++ pkg-config libfcgi-dev libboost1.81-dev
 BOARDHOOK_RUNTIME_PACKAGES=(nginx redis-server openssl curl python3)
 # What only the tests use: integration.deploy_files checks the systemd units and docker-compose.yml
 # with Debian's own tools, and runs the containers' health check (cgi-fcgi) and scripts;
-# integration.acme runs a real ACME CA (pebble) and certbot, integration.tls_profile testssl,
-# integration.valgrind the handler under valgrind; integration.sentinel_topology runs Redis
-# Sentinel on hosts made of network namespaces (ip from iproute2) that it cuts apart with iptables.
+# integration.compose builds the images and runs docker-compose.yml on podman (runc, catatonit for
+# `init: true`, netavark and aardvark-dns for the networks and their names, iptables for netavark's
+# port forwarding, debootstrap for the base image); integration.acme runs a real ACME CA (pebble)
+# and certbot, integration.tls_profile testssl, integration.valgrind the handler under valgrind;
+# integration.sentinel_topology and the other multi-host tests run Redis Sentinel on hosts made of
+# network namespaces (ip from iproute2) that they cut apart with iptables.
 BOARDHOOK_TEST_PACKAGES=(systemd docker-compose python3-yaml libfcgi-bin shellcheck
-                         pebble certbot testssl.sh valgrind redis-sentinel iproute2 iptables)
+                         podman runc catatonit netavark aardvark-dns iptables debootstrap
+                         pebble certbot testssl.sh valgrind redis-sentinel iproute2)
 # The sanitized build (scripts/test) and the libFuzzer targets (scripts/fuzz) are built with clang;
 # libclang-rt-14-dev holds its ASan, UBSan and libFuzzer runtimes.
 BOARDHOOK_CLANG_PACKAGES=(clang libclang-rt-14-dev)

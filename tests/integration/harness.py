@@ -62,6 +62,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_udp_and_tcp_port():
+    """A port free for both UDP and TCP on 127.0.0.1 (pebble-challtestsrv serves DNS on both)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
 def tail(path, lines=15):
     try:
         text = Path(path).read_bytes().decode("utf-8", "replace")
@@ -241,15 +254,16 @@ def _read_reply(f):
 
 
 class LoopbackHTTPS(http.client.HTTPSConnection):
-    """HTTPS to 127.0.0.1 that checks the certificate for the name `localhost` (SNI too)."""
+    """HTTPS to 127.0.0.1 that checks the certificate for `server_name` (SNI too), `localhost`
+    unless told otherwise."""
 
-    def __init__(self, port, context, timeout=30):
-        super().__init__("localhost", port, context=context, timeout=timeout)
+    def __init__(self, port, context, timeout=30, server_name="localhost"):
+        super().__init__(server_name, port, context=context, timeout=timeout)
         self.tls_context = context
 
     def connect(self):
         sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
-        self.sock = self.tls_context.wrap_socket(sock, server_hostname="localhost")
+        self.sock = self.tls_context.wrap_socket(sock, server_hostname=self.host)
 
 
 class Response:

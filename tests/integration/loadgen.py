@@ -25,8 +25,12 @@ class Sent:
 
 
 class LoadGenerator:
-    def __init__(self, stack, clients=4, events_per_post=2, padding=0, max_requests=20000, tag="load"):
+    def __init__(self, stack, clients=4, events_per_post=2, padding=0, max_requests=20000, tag="load",
+                 connect=None):
+        """`connect`: makes a new HTTPS connection to the server under load; by default one to
+        `stack`, a harness.Stack (which may then be None)."""
         self.stack, self.clients, self.events_per_post = stack, clients, events_per_post
+        self.connect = connect or (lambda: harness.LoopbackHTTPS(stack.https_port, stack.tls_context(), 30))
         self.padding, self.max_requests, self.tag = padding, max_requests, tag
         self.sent = []
         self._lock = threading.Lock()
@@ -53,7 +57,7 @@ class LoadGenerator:
             seq += 1
             try:
                 if conn is None:
-                    conn = harness.LoopbackHTTPS(self.stack.https_port, self.stack.tls_context(), 30)
+                    conn = self.connect()
                 conn.request("POST", "/webhooks", body=raw, headers={"Content-Type": "application/json"})
                 response = conn.getresponse()
                 response.read()

@@ -26,19 +26,6 @@ NAME = "hooks.example.test"
 EMAIL = "ops@example.test"
 
 
-def free_udp_and_tcp_port():
-    """A port free for both UDP and TCP on 127.0.0.1 (challtestsrv serves DNS on both)."""
-    for _ in range(50):
-        port = harness.free_port()
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no port free for both UDP and TCP")
-
-
 def first_cert_der(pem_path):
     """The DER bytes of the first certificate in a PEM file (the leaf of a fullchain)."""
     text = Path(pem_path).read_text()
@@ -79,7 +66,7 @@ class Acme(unittest.TestCase):
     @classmethod
     def start_pebble(cls):
         d = cls.dir
-        dns_port, challsrv_port = free_udp_and_tcp_port(), harness.free_port()
+        dns_port, challsrv_port = harness.free_udp_and_tcp_port(), harness.free_port()
         acme_port, management_port = harness.free_port(), harness.free_port()
         challtestsrv = harness.Process("pebble-challtestsrv", [
             harness.find_program("pebble-challtestsrv"),

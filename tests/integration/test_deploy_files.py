@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import harness
-from harness import REPO, KEEP, Process, find_program, free_port, redis_command, wait_for
+from harness import REPO, KEEP, Process, find_program, free_port, free_udp_and_tcp_port, redis_command, wait_for
 
 SYSTEMD = REPO / "deploy" / "systemd"
 DOCKER = REPO / "deploy" / "docker"
@@ -573,7 +573,7 @@ class ContainerScripts(unittest.TestCase):
                    NGINX_STATE_DIR=str(self.dir / f"{name}-state"),
                    NGINX_HTTP_LISTEN=f"127.0.0.1:{http_port}",
                    NGINX_HTTPS_LISTEN=f"127.0.0.1:{https_port}",
-                   NGINX_CERT_POLL_SECONDS="1",
+                   NGINX_WATCH_SECONDS="1",
                    CERTS_DIR=str(self.dir / f"{name}-letsencrypt"),
                    ACME_WEBROOT=str(self.dir / f"{name}-webroot"),
                    CERTBOT_WORK_DIR=str(self.dir / f"{name}-certbot-work"),
@@ -693,19 +693,6 @@ class NamedHTTPS(http.client.HTTPSConnection):
     def connect(self):
         sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
         self.sock = self.tls_context.wrap_socket(sock, server_hostname=self.host)
-
-
-def free_udp_and_tcp_port():
-    """A port free for both UDP and TCP on 127.0.0.1 (challtestsrv serves DNS on both)."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no port free for both UDP and TCP")
 
 
 def processes_with_environment(name, value):
