@@ -96,8 +96,16 @@ using Secret = Setting::Secret;
 constexpr Setting table[] = {
     {"BOARDHOOK_VERIFY_TOKEN", &Config::verify_tokens, Kind::list, 0, 0, "", "(required)", Secret::hidden, true, nullptr,
      "token", "the Verify Token(s) typed into Socialboards' webhook settings"},
-    {"BOARDHOOK_REDIS_URL", &Config::redis, Kind::redis_url, 0, 0, "redis://127.0.0.1:6379/0", "", Secret::url, false, nullptr,
-     "", "where Redis is and how to log in"},
+    {"BOARDHOOK_REDIS_URL", &Config::redis, Kind::redis_url, 0, 0, "redis://127.0.0.1:6379/0", "", Secret::url, true, nullptr,
+     "", "where Redis is (or the Sentinels that know) and how to log in"},
+    {"BOARDHOOK_REDIS_SENTINEL_PASSWORD", &Config::redis_sentinel_password, Kind::text, 0, 0, "", "(the URL's)",
+     Secret::hidden, true, nullptr, "", "the Sentinels' password, when it is not the data nodes'"},
+    {"BOARDHOOK_REDIS_MIN_REPLICAS", &Config::redis_min_replicas, Kind::integer, 0, 16, "0", "", Secret::no, false, nullptr, "",
+     "replicas that must confirm each write (WAIT) before a 200; short of them the events are also spooled"},
+    {"BOARDHOOK_REDIS_WAIT_TIMEOUT_MS", &Config::redis_wait_timeout_ms, Kind::integer, 10, 10'000, "500", "", Secret::no,
+     false, nullptr, "", "how long a write waits for its replicas"},
+    {"BOARDHOOK_DEDUP_SECONDS", &Config::dedup_seconds, Kind::integer, 0, 30 * 86400, "3600", "", Secret::no, false, nullptr,
+     "", "an envelope id already queued within this window is not queued again (0: off)"},
     {"BOARDHOOK_QUEUE_PREFIX", &Config::queue_prefix, Kind::text, 0, 0, "boardhook", "", Secret::no, false, check_prefix, "",
      "first part of every key"},
     {"BOARDHOOK_MAX_BODY_BYTES", &Config::max_body_bytes, Kind::size, 1024, 256ll << 20, "4M", "", Secret::no, false, nullptr,
@@ -245,7 +253,10 @@ void apply_from_file(const Setting& setting, Config& config, const EnvLookup& lo
   std::string error;
   const auto contents = read_file(*path, error);
   if (!contents) throw ConfigError(quoted_setting(variable, *path) + ": " + error);
-  if (const std::string problem = apply(setting, config, *contents); !problem.empty()) {
+  // A file's last line ends with a newline that is not part of the value.
+  std::string_view value = *contents;
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.remove_suffix(1);
+  if (const std::string problem = apply(setting, config, value); !problem.empty()) {
     throw ConfigError(quoted_setting(variable, *path) + ": " + problem);
   }
 }
@@ -264,9 +275,18 @@ std::string summary_value(const Setting& setting, const Config& config) {
           return joined;
         } else if constexpr (std::is_same_v<Value, RedisEndpoint>) {
           const std::string where = value.is_unix_socket() ? "unix://" + value.unix_path : value.host + ":" + std::to_string(value.port);
-          return where + "/" + std::to_string(value.database) + (value.username.empty() ? "" : " redis_user=" + value.username);
+          std::string text = value.is_sentinel() ? "sentinel:" + value.master_name + "@" : "";
+          if (value.is_sentinel()) {
+            for (std::size_t i = 0; i < value.sentinels.size(); ++i) {
+              text += (i ? "," : "") + value.sentinels[i].host + ":" + std::to_string(value.sentinels[i].port);
+            }
+          } else {
+            text += where;
+          }
+          return text + "/" + std::to_string(value.database) + (value.username.empty() ? "" : " redis_user=" + value.username);
         } else if constexpr (std::is_same_v<Value, std::string>) {
-          return value.empty() ? std::string(setting.when_unset) : value;
+          if (value.empty()) return std::string(setting.when_unset);
+          return setting.secret == Secret::no ? value : std::string("set");
         } else {
           return std::to_string(value);
         }
@@ -303,6 +323,10 @@ Config load_config(const EnvLookup& lookup, const FileReader& read_file, bool re
       }
     }
     if (setting.from_file) apply_from_file(setting, config, lookup, read_file);
+  }
+  if (!config.redis_sentinel_password.empty()) {
+    config.redis.sentinel_username.clear();
+    config.redis.sentinel_password = config.redis_sentinel_password;
   }
   if (require_token && config.verify_tokens.empty()) {
     throw ConfigError("BOARDHOOK_VERIFY_TOKEN (or BOARDHOOK_VERIFY_TOKEN_FILE) is required: "

@@ -23,6 +23,10 @@ struct Config {
 
   std::vector<std::string> verify_tokens;  // any one of them is accepted (rotation)
   RedisEndpoint redis;
+  std::string redis_sentinel_password;     // for the Sentinels, when not the URL's password
+  int redis_min_replicas = 0;              // replicas that must confirm a batch before its 200
+  int redis_wait_timeout_ms = 0;           // how long WAIT waits for them
+  int dedup_seconds = 0;                   // 0: an envelope id queued again is queued again
   std::string queue_prefix;
   std::size_t max_body_bytes = 0;
   int redis_timeout_ms = 0;

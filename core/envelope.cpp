@@ -1,6 +1,8 @@
 // envelope.cpp -- builds envelope JSON by hand so that `event` keeps the sender's exact bytes.
 #include "core/envelope.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "core/digest.hpp"
@@ -43,6 +45,17 @@ std::string make_envelope(const EnvelopeFields& fields) {
   out += fields.event;
   out += '}';
   return out;
+}
+
+std::optional<std::string_view> envelope_id(std::string_view envelope) {
+  constexpr std::string_view head = "{\"id\":\"";
+  constexpr std::size_t digits = 64;
+  if (!envelope.starts_with(head) || envelope.size() < head.size() + digits + 1 || envelope[head.size() + digits] != '"') {
+    return std::nullopt;
+  }
+  const std::string_view id = envelope.substr(head.size(), digits);
+  const bool is_hex = std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return is_hex ? std::optional(id) : std::nullopt;
 }
 
 std::optional<EnvelopeSummary> parse_envelope(std::string_view text) {

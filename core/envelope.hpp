@@ -29,6 +29,10 @@ std::string event_id(std::string_view event_type, const std::optional<std::strin
 // The envelope as a JSON text, with `id` computed from the fields.
 std::string make_envelope(const EnvelopeFields& fields);
 
+// The `id` of an envelope made by make_envelope, read from where make_envelope puts it (the first
+// member, 64 hex digits), without parsing the rest; nullopt for any other text.
+std::optional<std::string_view> envelope_id(std::string_view envelope);
+
 // What workers and tools read from an envelope without touching `event`.
 struct EnvelopeSummary {
   std::string id;

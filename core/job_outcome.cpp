@@ -5,7 +5,11 @@
 
 namespace boardhook::core {
 
-std::string attempts_field(const EnvelopeSummary& summary) { return summary.id; }
+// Per queued copy, not per content id: two deliveries of one event (each queued when the
+// deduplication is off or its window passed) each get their own attempts.
+std::string attempts_field(const EnvelopeSummary& summary) {
+  return summary.id + ":" + summary.delivery + ":" + std::to_string(summary.index);
+}
 
 std::optional<std::string> reason_not_to_run(bool is_envelope, std::int64_t attempt, std::int64_t max_attempts) {
   if (!is_envelope) return "not a boardhook envelope";

@@ -15,7 +15,8 @@
 
 namespace boardhook::core {
 
-// The field of <prefix>:attempts:<type> that counts the attempts of this queued event.
+// The field of <prefix>:attempts:<type> that counts the attempts of this queued copy of an event:
+// <id>:<delivery>:<index>.
 std::string attempts_field(const EnvelopeSummary& summary);
 
 struct RetryPolicy {

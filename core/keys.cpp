@@ -18,6 +18,7 @@ std::string join(std::string_view prefix, std::string_view a, std::string_view b
 std::string queue_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "queue", event_type_key_part(event_type)); }
 std::string event_types_key(std::string_view prefix) { return join(prefix, "event-types"); }
 std::string rejected_key(std::string_view prefix) { return join(prefix, "rejected"); }
+std::string seen_key_prefix(std::string_view prefix) { return join(prefix, "seen") + ":"; }
 std::string counters_key(std::string_view prefix) { return join(prefix, "counters"); }
 std::string processing_key(std::string_view prefix, std::string_view consumer_id) { return join(prefix, "processing", consumer_id); }
 std::string retry_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "retry", event_type_key_part(event_type)); }

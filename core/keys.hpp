@@ -16,6 +16,9 @@ std::string queue_key(std::string_view prefix, std::string_view event_type);
 std::string event_types_key(std::string_view prefix);
 // <prefix>:rejected -- capped list of rejected POSTs, newest first.
 std::string rejected_key(std::string_view prefix);
+// <prefix>:seen:<envelope id> -- set when an envelope is queued, expires after the deduplication
+// window; this gives the part before the id.
+std::string seen_key_prefix(std::string_view prefix);
 // <prefix>:counters -- hash of running totals ("queued:<type>", "done:<type>", ...) for rates.
 std::string counters_key(std::string_view prefix);
 

@@ -97,10 +97,14 @@ std::string render_metrics(const MetricsSnapshot& s) {
   out += "boardhook_redis_write_seconds_count " + std::to_string(cumulative) + "\n";
   header(out, "boardhook_redis_write_failures_total", "counter", "Event writes to Redis that failed (the events then went to the spool or got 503).");
   out += "boardhook_redis_write_failures_total " + std::to_string(s.redis_write_failures) + "\n";
-  header(out, "boardhook_redis_batches_total", "counter", "MULTI/EXEC transactions that carried the writes of concurrent POSTs.");
+  header(out, "boardhook_redis_batches_total", "counter", "Ingest scripts that carried the writes of concurrent POSTs.");
   out += "boardhook_redis_batches_total " + std::to_string(s.redis_batches) + "\n";
   header(out, "boardhook_redis_batched_requests_total", "counter", "POSTs whose writes those transactions carried (their ratio is the mean batch size).");
   out += "boardhook_redis_batched_requests_total " + std::to_string(s.redis_batched_requests) + "\n";
+  header(out, "boardhook_duplicates_skipped_total", "counter", "Envelopes not queued again: their id was queued within BOARDHOOK_DEDUP_SECONDS.");
+  out += "boardhook_duplicates_skipped_total " + std::to_string(s.duplicates_skipped) + "\n";
+  header(out, "boardhook_events_unreplicated_total", "counter", "Events Redis stored but fewer than BOARDHOOK_REDIS_MIN_REPLICAS replicas confirmed in time; they were spooled too.");
+  out += "boardhook_events_unreplicated_total " + std::to_string(s.events_unreplicated) + "\n";
   header(out, "boardhook_rejected_total", "counter", "POSTs refused and kept for inspection, by reason.");
   for (std::size_t i = 0; i < metric_refusals.size(); ++i) {
     out += "boardhook_rejected_total{reason=\"" + std::string(metric_refusals[i]) + "\"} " + std::to_string(s.refused[i]) + "\n";

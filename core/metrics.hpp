@@ -44,6 +44,8 @@ struct MetricsSnapshot {
   std::uint64_t redis_write_failures = 0;
   std::uint64_t redis_batches = 0;           // MULTI/EXEC transactions of request writes
   std::uint64_t redis_batched_requests = 0;  // requests they carried (mean batch = this / batches)
+  std::uint64_t duplicates_skipped = 0;      // envelopes not queued again within the dedup window
+  std::uint64_t events_unreplicated = 0;     // events stored with fewer replicas than asked, and spooled too
   std::array<std::uint64_t, metric_refusals.size()> refused{};
   std::optional<SpoolGauge> spool;  // none when no spool is configured
 };

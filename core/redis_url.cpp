@@ -2,6 +2,7 @@
 #include "core/redis_url.hpp"
 
 #include <boost/url/parse.hpp>
+#include <boost/url/pct_string_view.hpp>
 #include <charconv>
 
 namespace boardhook::core {
@@ -123,6 +124,55 @@ std::optional<RedisEndpoint> parse_unix_url(std::string_view url, std::string& e
   return endpoint;
 }
 
+// redis-sentinel://[[user]:password@]h1[:p1],h2[:p2]...[/db]#master. Boost.URL reads one host per
+// authority, so the list is cut here and each host read as the authority of a redis:// URL.
+std::optional<RedisEndpoint> parse_sentinel_url(std::string_view url, std::string& error) {
+  std::string_view rest = url.substr(std::string_view("redis-sentinel://").size());
+  const std::size_t hash = rest.find('#');
+  if (hash == std::string_view::npos || hash + 1 == rest.size()) {
+    error = "the primary's name goes after '#' (redis-sentinel://h1:26379,h2:26379/0#mymaster)";
+    return std::nullopt;
+  }
+  const auto name = urls::make_pct_string_view(rest.substr(hash + 1));
+  if (!name || name->decoded_size() == 0) {
+    error = "the primary's name after '#' has a broken %XX escape";
+    return std::nullopt;
+  }
+  RedisEndpoint endpoint;
+  endpoint.host.clear();
+  endpoint.master_name = name->decode();
+  rest = rest.substr(0, hash);
+  const std::size_t slash = rest.find('/');
+  const std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  std::string_view authority = rest.substr(0, slash);
+  std::string credentials;
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    credentials = std::string(authority.substr(0, at + 1));
+    authority = authority.substr(at + 1);
+  }
+  // The credentials and the database, read as those of a redis:// URL to the first host.
+  while (!authority.empty()) {
+    const std::size_t comma = authority.find(',');
+    const std::string_view host = authority.substr(0, comma);
+    authority = comma == std::string_view::npos ? std::string_view() : authority.substr(comma + 1);
+    const std::string single = "redis://" + credentials + std::string(host) + std::string(path);
+    auto one = parse_tcp_url(single, error);
+    if (!one) return std::nullopt;
+    const bool has_port = urls::parse_uri(single).has_value() && urls::parse_uri(single)->has_port();
+    endpoint.sentinels.push_back({one->host, has_port ? one->port : 26379});
+    endpoint.username = one->username;
+    endpoint.password = one->password;
+    endpoint.database = one->database;
+  }
+  if (endpoint.sentinels.empty()) {
+    error = "no Sentinel given (redis-sentinel://h1:26379,h2:26379/0#mymaster)";
+    return std::nullopt;
+  }
+  endpoint.sentinel_username = endpoint.username;
+  endpoint.sentinel_password = endpoint.password;
+  return endpoint;
+}
+
 struct Scheme {
   std::string_view name;
   std::optional<RedisEndpoint> (*parse)(std::string_view url, std::string& error);
@@ -132,6 +182,7 @@ struct Scheme {
 constexpr Scheme schemes[] = {
     {"redis", parse_tcp_url},
     {"unix", parse_unix_url},
+    {"redis-sentinel", parse_sentinel_url},
 };
 
 }  // namespace
@@ -146,7 +197,7 @@ std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::string& 
   for (const Scheme& known : schemes) {
     if (known.name == scheme) return known.parse(url, error);
   }
-  error = "scheme must be redis:// or unix://";
+  error = "scheme must be redis://, unix:// or redis-sentinel://";
   return std::nullopt;
 }
 

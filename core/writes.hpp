@@ -38,27 +38,9 @@ struct Transaction {
   std::vector<RedisCommand> commands;
 };
 
-// The commands of one notification's transaction (LPUSH, SADD, HINCRBY), and of keeping a
-// rejected body (LPUSH, LTRIM). They point into `store` / `reject`, which must outlive them.
-Transaction transaction_for(const StoreEvents& store);
+// The commands of keeping a rejected body (LPUSH, LTRIM). They point into `reject`, which must
+// outlive them. Events go through ingest.hpp.
 Transaction transaction_for(const KeepRejected& reject);
-
-// The events of several concurrent requests in one MULTI/EXEC. Requests with the same queue
-// share one LPUSH (their envelopes in request order, so each queue receives them in the
-// order the requests were taken), one SADD and one HINCRBY: a batch of n requests of one
-// type costs Redis three commands, not 3n. A request is stored when every command of its
-// group succeeded; the groups are independent, so an error in one (a key of the wrong type)
-// fails only the requests of that queue.
-struct BatchTransaction {
-  Transaction transaction;
-  struct Group {
-    std::size_t first_command = 0;  // commands [first_command, end_command) of the transaction
-    std::size_t end_command = 0;
-  };
-  std::vector<Group> groups;
-  std::vector<std::size_t> group_of_request;  // index into groups, per request in order
-};
-BatchTransaction batch_transaction_for(std::span<const StoreEvents* const> stores);
 
 SpoolRecord to_spool_record(const StoreEvents& store, std::int64_t now_ms);
 SpoolRecord to_spool_record(const KeepRejected& reject, std::int64_t now_ms);

@@ -186,6 +186,13 @@ void store_events(core::Decision& decision, const core::Request& request, Contex
       context.metrics.record_spooled(events);
       decision.log_message += "; spooled to disk, Redis unavailable";
       break;
+    case handler::StoreOutcome::unreplicated_spooled:
+      context.metrics.record_redis_write(static_cast<std::uint64_t>(elapsed_microseconds(started)));
+      context.metrics.record_stored(decision.store->event_type, events);
+      context.metrics.record_spooled(events);
+      context.metrics.record_unreplicated(events);
+      decision.log_message += "; too few replicas confirmed it, so spooled to disk too";
+      break;
     case handler::StoreOutcome::failed:
       decision.response = core::storage_unavailable_response();
       decision.log_level = core::LogLevel::error;
@@ -194,7 +201,9 @@ void store_events(core::Decision& decision, const core::Request& request, Contex
                              std::string(request.request_id) + ")";
       break;
   }
-  if (outcome != handler::StoreOutcome::in_redis && !error.empty()) context.metrics.record_redis_failure();
+  if (outcome == handler::StoreOutcome::spooled || outcome == handler::StoreOutcome::failed) {
+    if (!error.empty()) context.metrics.record_redis_failure();
+  }
 }
 
 void handle(FCGX_Request& fcgi_request, Context& context) {

@@ -63,7 +63,7 @@ int drain_spool_command(const core::Config& config) {
   }
   io::Spool spool(config.spool_dir, config.spool_max_bytes);
   io::RedisConnection redis(config.redis, config.redis_timeout_ms);
-  const io::DrainResult result = handler::drain_once(spool, redis);
+  const io::DrainResult result = handler::drain_once(spool, redis, config);
   const io::SpoolStatus left = io::Spool::scan_status(config.spool_dir);
   if (!result.error.empty()) spdlog::error("spool drain stopped: \"{}\"", result.error);
   spdlog::info("spool drain finished: {} record(s) delivered, {} torn stretch(es) skipped, {} record(s) left",
@@ -111,7 +111,7 @@ int serve_process(const core::Config& config, int listen_fd, handler::MetricsReg
   }
   handler::EventStore store(
       config, spool.get(), [&metrics](std::size_t records) { metrics.record_drained(records); },
-      [&metrics](std::size_t requests) { metrics.record_redis_batch(requests); });
+      [&metrics](std::size_t requests, std::int64_t duplicates) { metrics.record_redis_batch(requests, duplicates); });
   auto current = std::make_shared<const core::Config>(config);
   handler::Server server(current, listen_fd, store, metrics, spool.get());
   server.start();

@@ -29,9 +29,13 @@ void MetricsRegistry::record_stored(std::string_view event_type, std::uint64_t e
 void MetricsRegistry::record_spooled(std::uint64_t events) { spooled_.fetch_add(events, std::memory_order_relaxed); }
 void MetricsRegistry::record_drained(std::uint64_t records) { drained_.fetch_add(records, std::memory_order_relaxed); }
 void MetricsRegistry::record_redis_failure() { redis_failures_.fetch_add(1, std::memory_order_relaxed); }
-void MetricsRegistry::record_redis_batch(std::uint64_t requests) {
+void MetricsRegistry::record_redis_batch(std::uint64_t requests, std::int64_t duplicates_skipped) {
   redis_batches_.fetch_add(1, std::memory_order_relaxed);
   redis_batched_requests_.fetch_add(requests, std::memory_order_relaxed);
+  duplicates_skipped_.fetch_add(static_cast<std::uint64_t>(duplicates_skipped), std::memory_order_relaxed);
+}
+void MetricsRegistry::record_unreplicated(std::uint64_t events) {
+  unreplicated_.fetch_add(events, std::memory_order_relaxed);
 }
 void MetricsRegistry::set_processes(std::uint64_t processes) { processes_.store(processes); }
 
@@ -59,6 +63,8 @@ core::MetricsSnapshot MetricsRegistry::snapshot() const {
   s.redis_write_failures = redis_failures_.load();
   s.redis_batches = redis_batches_.load();
   s.redis_batched_requests = redis_batched_requests_.load();
+  s.duplicates_skipped = duplicates_skipped_.load();
+  s.events_unreplicated = unreplicated_.load();
   for (std::size_t i = 0; i < core::metric_refusals.size(); ++i) s.refused[i] = refused_[i].load();
   return s;
 }

@@ -22,7 +22,8 @@ class MetricsRegistry {
   void record_drained(std::uint64_t records);
   void record_redis_write(std::uint64_t microseconds);
   void record_redis_failure();
-  void record_redis_batch(std::uint64_t requests);
+  void record_redis_batch(std::uint64_t requests, std::int64_t duplicates_skipped);
+  void record_unreplicated(std::uint64_t events);
   void record_refusal(std::string_view code);
   void set_processes(std::uint64_t processes);
 
@@ -44,6 +45,8 @@ class MetricsRegistry {
   std::atomic<std::uint64_t> redis_failures_{0};
   std::atomic<std::uint64_t> redis_batches_{0};
   std::atomic<std::uint64_t> redis_batched_requests_{0};
+  std::atomic<std::uint64_t> duplicates_skipped_{0};
+  std::atomic<std::uint64_t> unreplicated_{0};
   std::atomic<std::uint64_t> refused_[core::metric_refusals.size()];
 };
 

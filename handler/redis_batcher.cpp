@@ -3,6 +3,12 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
+#include "core/keys.hpp"
+#include "io/ingest.hpp"
+#include "io/log.hpp"
+
 namespace boardhook::handler {
 
 namespace {
@@ -13,15 +19,26 @@ std::size_t envelope_bytes(const core::StoreEvents& store) {
   return bytes;
 }
 
+// Too few replicas confirmed a batch: its events are spooled too (store.cpp). Logged once a
+// minute, not per batch.
+void pending_unreplicated_warning(std::int64_t replicas) {
+  static io::LogThrottle throttle;
+  if (throttle.should_log(std::chrono::minutes(1))) {
+    spdlog::warn("redis WAIT: only {} replica(s) confirmed a batch in time; its events are also spooled", replicas);
+  }
+}
+
 }  // namespace
 
-RedisBatcher::RedisBatcher(const core::RedisEndpoint& endpoint, int timeout_ms, std::chrono::microseconds batch_wait,
-                           std::function<void(std::size_t)> on_batch, std::size_t max_requests, std::size_t max_bytes)
-    : batch_wait_(batch_wait),
+RedisBatcher::RedisBatcher(const core::Config& config, std::function<void(std::size_t, std::int64_t)> on_batch,
+                           std::size_t max_requests, std::size_t max_bytes)
+    : config_(config),
+      batch_wait_(config.redis_batch_wait_us),
       on_batch_(std::move(on_batch)),
       max_requests_(std::max<std::size_t>(max_requests, 1)),
       max_bytes_(max_bytes),
-      connection_(endpoint, timeout_ms) {}
+      // WAIT blocks up to its own timeout: the socket's must be longer.
+      connection_(config.redis, config.redis_timeout_ms + (config.redis_min_replicas > 0 ? config.redis_wait_timeout_ms : 0)) {}
 
 RedisBatcher::Announcement RedisBatcher::announce() {
   // Without a wait nobody would look at announcements: spare the lock.
@@ -43,8 +60,8 @@ void RedisBatcher::wake_leader_if_complete() {
   if (leader_waiting_ && batch_is_complete()) leader_wake_.notify_one();
 }
 
-bool RedisBatcher::write(const core::StoreEvents& store, std::string& error, Announcement& announcement) {
-  Pending mine{&store, {}, false, false, {}};
+RedisBatcher::Outcome RedisBatcher::write(const core::StoreEvents& store, std::string& error, Announcement& announcement) {
+  Pending mine{&store, {}, false, Outcome::failed, {}};
   std::unique_lock lock(mutex_);
   waiting_.push_back(&mine);
   if (announcement.batcher_ == this) {
@@ -69,7 +86,6 @@ bool RedisBatcher::write(const core::StoreEvents& store, std::string& error, Ann
     const std::vector<Pending*> batch = take_batch();
     lock.unlock();
     write_batch(batch);
-    if (on_batch_) on_batch_(batch.size());
     lock.lock();
     for (Pending* pending : batch) {
       pending->done = true;
@@ -79,8 +95,8 @@ bool RedisBatcher::write(const core::StoreEvents& store, std::string& error, Ann
     // The next batch is led by the oldest waiting thread; the others stay asleep.
     if (!waiting_.empty()) waiting_.front()->woken.notify_one();
   }
-  if (!mine.stored) error = std::move(mine.error);
-  return mine.stored;
+  if (mine.outcome == Outcome::failed) error = std::move(mine.error);
+  return mine.outcome;
 }
 
 std::vector<RedisBatcher::Pending*> RedisBatcher::take_batch() {
@@ -101,25 +117,27 @@ void RedisBatcher::write_batch(const std::vector<Pending*>& batch) {
   std::vector<const core::StoreEvents*> stores;
   stores.reserve(batch.size());
   for (const Pending* pending : batch) stores.push_back(pending->store);
-  const core::BatchTransaction plan = core::batch_transaction_for(stores);
+  const core::IngestCommand command =
+      core::ingest_command_for(stores, config_.dedup_seconds, core::seen_key_prefix(config_.queue_prefix));
 
   std::string error;
-  const auto replies = connection_.transaction_replies(plan.transaction.commands, error);
-  // Which groups had a command fail inside EXEC, with the first error of each.
-  std::vector<std::string> group_errors(plan.groups.size());
-  for (std::size_t group = 0; replies && group < plan.groups.size(); ++group) {
-    for (std::size_t i = plan.groups[group].first_command; i < plan.groups[group].end_command; ++i) {
-      if ((*replies)[i].is_error()) {
-        group_errors[group] = (*replies)[i].text;
-        break;
-      }
-    }
-  }
+  const auto result = io::run_ingest(connection_, command, config_.redis_min_replicas, config_.redis_wait_timeout_ms, error);
+  std::int64_t duplicates = 0;
   for (std::size_t request = 0; request < batch.size(); ++request) {
     Pending& pending = *batch[request];
-    pending.error = replies ? group_errors[plan.group_of_request[request]] : error;
-    pending.stored = replies && pending.error.empty();
+    if (!result) {
+      pending.error = error;
+      continue;
+    }
+    const io::IngestGroupResult& group = result->groups[command.group_of_request[request]];
+    if (!group.stored) pending.error = group.error;
+    else pending.outcome = result->replicated ? Outcome::stored : Outcome::unreplicated;
   }
+  if (result) {
+    for (const io::IngestGroupResult& group : result->groups) duplicates += group.duplicates;
+    if (!result->replicated) pending_unreplicated_warning(result->replicas);
+  }
+  if (on_batch_) on_batch_(batch.size(), duplicates);
 }
 
 }  // namespace boardhook::handler

@@ -14,9 +14,10 @@
 // waits for them, at most BOARDHOOK_REDIS_BATCH_WAIT_US, before it sends. On a machine where
 // Redis shares the cores, fewer and larger transactions leave more CPU for everything else.
 //
-// A request is answered only after EXEC confirmed its group's commands (see
-// core::batch_transaction_for), exactly as before; a failed batch fails each of its requests,
-// which then go to the spool one by one.
+// A batch is one run of the ingest script (core/ingest.hpp: deduplication and the pushes,
+// atomic), followed by WAIT when replicas must confirm it. A request is answered only after
+// Redis confirmed its group; a failed batch fails each of its requests, which then go to the
+// spool one by one.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -28,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/config.hpp"
 #include "core/writes.hpp"
 #include "io/redis_connection.hpp"
 
@@ -38,9 +40,10 @@ class RedisBatcher {
   // A batch holds at most `max_requests` requests and, unless one request alone is larger,
   // `max_bytes` of envelopes, so that one slow batch cannot hold many answers for long.
   // `on_batch` (may be empty) is told the size of each batch sent.
-  RedisBatcher(const core::RedisEndpoint& endpoint, int timeout_ms, std::chrono::microseconds batch_wait,
-               std::function<void(std::size_t)> on_batch = {}, std::size_t max_requests = 256,
-               std::size_t max_bytes = 8 * 1024 * 1024);
+  // `on_batch` (may be empty) is told the number of requests of each batch sent, and how many of
+  // its envelopes the deduplication skipped.
+  RedisBatcher(const core::Config& config, std::function<void(std::size_t, std::int64_t)> on_batch = {},
+               std::size_t max_requests = 256, std::size_t max_bytes = 8 * 1024 * 1024);
 
   // A write this thread is about to make (its POST is being read and checked). It ends when
   // the write joins a batch, or when destroyed (the request needed no write).
@@ -65,16 +68,21 @@ class RedisBatcher {
   };
   Announcement announce();
 
-  // Stores `store`'s events in Redis; blocks until EXEC confirmed them (true) or the write
-  // failed (false, `error` says why). Ends `announcement`. Safe to call from any thread.
-  bool write(const core::StoreEvents& store, std::string& error, Announcement& announcement);
+  // stored: Redis ran the write (and, with BOARDHOOK_REDIS_MIN_REPLICAS, that many replicas
+  // confirmed it); unreplicated: Redis ran it but too few replicas confirmed it in time;
+  // failed: it may not have run (`error` says why).
+  enum class Outcome { stored, unreplicated, failed };
+
+  // Stores `store`'s events in Redis; blocks until Redis answered. Ends `announcement`. Safe to
+  // call from any thread.
+  Outcome write(const core::StoreEvents& store, std::string& error, Announcement& announcement);
 
  private:
   struct Pending {
     const core::StoreEvents* store;
     std::condition_variable woken;
     bool done = false;
-    bool stored = false;
+    Outcome outcome = Outcome::failed;
     std::string error;
   };
 
@@ -86,8 +94,9 @@ class RedisBatcher {
   // Writes `batch` (without the lock) and fills in each one's outcome.
   void write_batch(const std::vector<Pending*>& batch);
 
+  const core::Config& config_;
   const std::chrono::microseconds batch_wait_;
-  const std::function<void(std::size_t)> on_batch_;
+  const std::function<void(std::size_t, std::int64_t)> on_batch_;
   const std::size_t max_requests_;
   const std::size_t max_bytes_;
   io::RedisConnection connection_;  // used by the leader only, so by one thread at a time

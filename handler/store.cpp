@@ -3,7 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/ingest.hpp"
 #include "core/keys.hpp"
+#include "io/ingest.hpp"
 #include "io/log.hpp"
 
 namespace boardhook::handler {
@@ -27,8 +29,27 @@ std::string describe_status(const io::SpoolStatus& status) {
 
 }  // namespace
 
-bool deliver_spool_record(io::RedisConnection& redis, const core::SpoolRecord& record, std::string& error) {
-  if (const auto store = core::store_events_from(record)) return redis.run_transaction(core::transaction_for(*store).commands, error);
+bool deliver_spool_record(io::RedisConnection& redis, const core::Config& config, const core::SpoolRecord& record,
+                          std::string& error) {
+  if (const auto store = core::store_events_from(record)) {
+    // Through the ingest script, so that what was queued before (a batch spooled when its WAIT
+    // came up short, a drain cut off before its progress note) is not queued twice; and only
+    // delivered once replicated, or the segment would be deleted while the events live in one
+    // Redis process alone.
+    const core::StoreEvents* const stores[] = {&*store};
+    const auto command = core::ingest_command_for(stores, config.dedup_seconds, core::seen_key_prefix(config.queue_prefix));
+    const auto result = io::run_ingest(redis, command, config.redis_min_replicas, config.redis_wait_timeout_ms, error);
+    if (!result) return false;
+    if (!result->groups.front().stored) {
+      error = result->groups.front().error;
+      return false;
+    }
+    if (!result->replicated) {
+      error = "only " + std::to_string(result->replicas) + " replica(s) confirmed the write in time";
+      return false;
+    }
+    return true;
+  }
   if (const auto reject = core::keep_rejected_from(record)) return redis.run_transaction(core::transaction_for(*reject).commands, error);
   // A record with a valid checksum but a shape we do not know: keep it for a newer build.
   error = "spool record of unknown kind " + std::to_string(static_cast<int>(record.kind));
@@ -36,11 +57,10 @@ bool deliver_spool_record(io::RedisConnection& redis, const core::SpoolRecord& r
 }
 
 EventStore::EventStore(const core::Config& config, io::Spool* spool, std::function<void(std::size_t)> on_drained,
-                       std::function<void(std::size_t)> on_batch)
+                       std::function<void(std::size_t, std::int64_t)> on_batch)
     : config_(config),
       spool_(spool),
-      batcher_(config.redis, config.redis_timeout_ms, std::chrono::microseconds(config.redis_batch_wait_us),
-               std::move(on_batch)),
+      batcher_(config, std::move(on_batch)),
       on_drained_(std::move(on_drained)) {}
 
 EventStore::~EventStore() { stop_drainer(); }
@@ -50,16 +70,23 @@ StoreOutcome EventStore::store_events(const core::StoreEvents& store, std::int64
   static io::LogThrottle redis_failure_throttle;
   // While older events wait in the spool, newer ones queue up behind them there.
   const bool behind_backlog = spool_ != nullptr && spool_->has_backlog();
+  bool unreplicated = false;
   if (!behind_backlog) {
-    if (batcher_.write(store, error, announcement)) return StoreOutcome::in_redis;
-    if (redis_failure_throttle.should_log(std::chrono::seconds(10)) || spool_ == nullptr) {
-      spdlog::error("redis MULTI/EXEC failed: \"{}\"; {}", error, spool_ ? "spooling to disk" : "no spool configured");
+    const RedisBatcher::Outcome outcome = batcher_.write(store, error, announcement);
+    if (outcome == RedisBatcher::Outcome::stored) return StoreOutcome::in_redis;
+    // In one Redis process only: on disk too before the 200, so it survives that process's host.
+    unreplicated = outcome == RedisBatcher::Outcome::unreplicated;
+    if (unreplicated) error = "too few replicas confirmed the write";
+    if (!unreplicated && (redis_failure_throttle.should_log(std::chrono::seconds(10)) || spool_ == nullptr)) {
+      spdlog::error("redis write failed: \"{}\"; {}", error, spool_ ? "spooling to disk" : "no spool configured");
     }
   }
   announcement.end();
   if (spool_ == nullptr) return StoreOutcome::failed;
   std::string spool_error;
-  if (spool_->append(core::to_spool_record(store, now), spool_error)) return StoreOutcome::spooled;
+  if (spool_->append(core::to_spool_record(store, now), spool_error)) {
+    return unreplicated ? StoreOutcome::unreplicated_spooled : StoreOutcome::spooled;
+  }
   error = (behind_backlog ? std::string() : "redis: " + error + "; ") + "spool: " + spool_error;
   return StoreOutcome::failed;
 }
@@ -73,9 +100,9 @@ void EventStore::keep_rejected(io::RedisConnection& redis, const core::KeepRejec
   spdlog::error("the refused body of request {} is not kept: redis: \"{}\"; spool: \"{}\"", request_id, error, spool_error);
 }
 
-io::DrainResult drain_once(io::Spool& spool, io::RedisConnection& redis) {
+io::DrainResult drain_once(io::Spool& spool, io::RedisConnection& redis, const core::Config& config) {
   io::DrainResult result = spool.drain(
-      [&](const core::SpoolRecord& record, std::string& error) { return deliver_spool_record(redis, record, error); });
+      [&](const core::SpoolRecord& record, std::string& error) { return deliver_spool_record(redis, config, record, error); });
   if (result.delivered > 0 || result.torn > 0) {
     spdlog::info("spool drain: {} record(s) delivered to Redis, {} torn or corrupt stretch(es) skipped{}", result.delivered,
                  result.torn, result.complete ? "; spool empty" : "");
@@ -115,7 +142,7 @@ void EventStore::drain_loop() {
         spdlog::error("spool drain waiting: Redis unavailable: \"{}\"; events stay on disk", error);
       }
     } else {
-      const io::DrainResult result = drain_once(*spool_, redis);
+      const io::DrainResult result = drain_once(*spool_, redis, config_);
       if (on_drained_ && result.delivered > 0) on_drained_(result.delivered);
       if (!result.complete && !result.error.empty() && unreachable_throttle.should_log(std::chrono::minutes(1))) {
         spdlog::error("spool drain stopped: \"{}\"; retrying every {} s", result.error, drain_interval.count());

@@ -15,10 +15,13 @@
 
 namespace boardhook::handler {
 
-enum class StoreOutcome { in_redis, spooled, failed };
+// in_redis: in Redis (replicated as asked); spooled: on disk (Redis unavailable); unreplicated_spooled:
+// in one Redis process and on disk; failed: neither.
+enum class StoreOutcome { in_redis, spooled, unreplicated_spooled, failed };
 
 // Delivers one spool record to Redis; the Deliver function of drain passes.
-bool deliver_spool_record(io::RedisConnection& redis, const core::SpoolRecord& record, std::string& error);
+bool deliver_spool_record(io::RedisConnection& redis, const core::Config& config, const core::SpoolRecord& record,
+                          std::string& error);
 
 class EventStore {
  public:
@@ -26,7 +29,7 @@ class EventStore {
   // empty) is told how many spool records each drain pass delivered, `on_batch` (may be
   // empty) how many requests each Redis batch carried.
   EventStore(const core::Config& config, io::Spool* spool, std::function<void(std::size_t)> on_drained = {},
-             std::function<void(std::size_t)> on_batch = {});
+             std::function<void(std::size_t, std::int64_t)> on_batch = {});
   ~EventStore();
 
   // Stores the events durably: in Redis (batched with other threads' writes, see
@@ -59,6 +62,6 @@ class EventStore {
 };
 
 // One drain pass with its own connection, logging what it did; returns the result.
-io::DrainResult drain_once(io::Spool& spool, io::RedisConnection& redis);
+io::DrainResult drain_once(io::Spool& spool, io::RedisConnection& redis, const core::Config& config);
 
 }  // namespace boardhook::handler

@@ -75,6 +75,54 @@ RedisValue to_value(const redisReply& reply) {
   return value;
 }
 
+
+// Opens a context to host:port (or the unix socket) with the timeouts set; nullptr with `error`.
+redisContext* open_context(const std::string& host, int port, const std::string& unix_path, int timeout_ms, std::string& error) {
+  const timeval timeout = to_timeval(timeout_ms);
+  redisContext* context = unix_path.empty() ? redisConnectWithTimeout(host.c_str(), port, timeout)
+                                            : redisConnectUnixWithTimeout(unix_path.c_str(), timeout);
+  if (context == nullptr) {
+    error = "cannot allocate a Redis context";
+    return nullptr;
+  }
+  if (context->err != 0) {
+    error = "connect to " + (unix_path.empty() ? host + ":" + std::to_string(port) : unix_path) + ": " + context_error(context);
+    redisFree(context);
+    return nullptr;
+  }
+  if (redisSetTimeout(context, timeout) != REDIS_OK) {
+    error = "setting the command timeout: " + context_error(context);
+    redisFree(context);
+    return nullptr;
+  }
+  return context;
+}
+
+// Sends `commands` and reads their replies; false with `error` at the first failure or error reply.
+bool run_setup(redisContext* context, const std::vector<RedisCommand>& commands, std::string& error,
+               std::vector<Reply>* replies = nullptr) {
+  for (const RedisCommand& command : commands) append_command(context, command);
+  bool ok = true;
+  for (const RedisCommand& command : commands) {
+    Reply reply = read_reply(context);
+    if (!reply) {
+      error = std::string(command[0]) + ": " + context_error(context);
+      return false;  // the rest cannot be read
+    }
+    if (ok && is_error(reply.get())) {
+      error = std::string(command[0]) + ": " + reply_text(*reply);
+      ok = false;
+    }
+    if (replies != nullptr) replies->push_back(std::move(reply));
+  }
+  return ok;
+}
+
+std::vector<RedisCommand> login(const std::string& username, const std::string& password) {
+  if (password.empty()) return {};
+  return {username.empty() ? RedisCommand{"AUTH", password} : RedisCommand{"AUTH", username, password}};
+}
+
 }  // namespace
 
 std::optional<std::int64_t> RedisValue::as_integer() const {
@@ -105,45 +153,115 @@ void RedisConnection::drop() {
   context_ = nullptr;
 }
 
+
+// Asks the Sentinels, from the one that answered last, where the primary is. Each is given at
+// most a second: a Sentinel cut off by a partition does not answer at all.
+bool RedisConnection::discover_primary(std::string& host, int& port, std::string& error) {
+  const std::size_t count = endpoint_.sentinels.size();
+  std::string reasons;
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::size_t index = (next_sentinel_ + k) % count;
+    const core::HostPort& sentinel = endpoint_.sentinels[index];
+    std::string problem;
+    redisContext* context = open_context(sentinel.host, sentinel.port, "", std::min(timeout_ms_, 1000), problem);
+    if (context != nullptr) {
+      std::vector<RedisCommand> ask = login(endpoint_.sentinel_username, endpoint_.sentinel_password);
+      ask.push_back({"SENTINEL", "get-master-addr-by-name", endpoint_.master_name});
+      std::vector<Reply> replies;
+      const bool answered = run_setup(context, ask, problem, &replies);
+      redisFree(context);
+      const redisReply* address = answered ? replies.back().get() : nullptr;
+      if (address != nullptr && address->type == REDIS_REPLY_ARRAY && address->elements == 2) {
+        host = reply_text(*address->element[0]);
+        port = std::atoi(reply_text(*address->element[1]).c_str());
+        next_sentinel_ = index;
+        return true;
+      }
+      if (answered) problem = "knows no primary named \"" + endpoint_.master_name + "\"";
+    }
+    reasons += (reasons.empty() ? "" : "; ") + sentinel.host + ":" + std::to_string(sentinel.port) + ": " + problem;
+  }
+  error = "no Sentinel named the primary (" + reasons + ")";
+  return false;
+}
+
 bool RedisConnection::connect(std::string& error) {
-  const timeval timeout = to_timeval(timeout_ms_);
-  context_ = endpoint_.is_unix_socket() ? redisConnectUnixWithTimeout(endpoint_.unix_path.c_str(), timeout)
-                                        : redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, timeout);
-  if (context_ == nullptr) {
-    error = "cannot allocate a Redis context";
+  // Right after an attempt that failed slowly (a timeout: Sentinels or a primary cut off by a
+  // partition), fail at once for a moment: under load every request would otherwise wait for the
+  // same timeouts again. One refused at once is tried again at once.
+  const auto now = std::chrono::steady_clock::now();
+  if (now < retry_at_) {
+    error = last_connect_error_;
     return false;
   }
-  if (context_->err != 0) {
-    error = "connect: " + context_error(context_);
-    drop();
+  if (!connect_once(error)) {
+    if (std::chrono::steady_clock::now() - now > std::chrono::milliseconds(100)) {
+      last_connect_error_ = error;
+      retry_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
+    }
     return false;
   }
-  if (redisSetTimeout(context_, timeout) != REDIS_OK) {
-    error = "setting the command timeout: " + context_error(context_);
-    drop();
-    return false;
-  }
-  std::vector<RedisCommand> setup;
-  if (!endpoint_.password.empty()) {
-    setup.push_back(endpoint_.username.empty() ? RedisCommand{"AUTH", endpoint_.password}
-                                               : RedisCommand{"AUTH", endpoint_.username, endpoint_.password});
-  }
+  return true;
+}
+
+bool RedisConnection::connect_once(std::string& error) {
+  std::string host = endpoint_.host;
+  int port = endpoint_.port;
+  if (endpoint_.is_sentinel() && !discover_primary(host, port, error)) return false;
+  context_ = open_context(host, port, endpoint_.unix_path, timeout_ms_, error);
+  if (context_ == nullptr) return false;
+  std::vector<RedisCommand> setup = login(endpoint_.username, endpoint_.password);
   const std::string database = std::to_string(endpoint_.database);
   if (endpoint_.database != 0) setup.push_back({"SELECT", database});
-  for (const RedisCommand& command : setup) append_command(context_, command);
-  for (const RedisCommand& command : setup) {
-    Reply reply = read_reply(context_);
-    if (!reply || is_error(reply.get())) {
-      error = std::string(command[0]) + ": " + (reply ? std::string(reply->str, reply->len) : context_error(context_));
-      drop();
-      return false;
-    }
+  if (!run_setup(context_, setup, error)) {
+    drop();
+    return false;
+  }
+  // A demoted primary must never take a write: what a Sentinel named is checked before use.
+  if (endpoint_.is_sentinel() && !is_primary(error)) {
+    error = host + ":" + std::to_string(port) + " " + error;
+    forget_primary();
+    return false;
   }
   if (!check_server_) return true;
   return check_server(error);
 }
 
+bool RedisConnection::is_primary(std::string& error) {
+  std::vector<Reply> replies;
+  if (!run_setup(context_, {{"ROLE"}}, error, &replies)) return false;
+  const redisReply* role = replies.back().get();
+  if (role->type == REDIS_REPLY_ARRAY && role->elements > 0 && reply_text(*role->element[0]) == "master") return true;
+  error = "is not a primary (ROLE says " +
+          (role->type == REDIS_REPLY_ARRAY && role->elements > 0 ? reply_text(*role->element[0]) : std::string("?")) + ")";
+  return false;
+}
+
+// The primary this connection used is not one (any more): drop it, and ask another Sentinel first
+// next time, so that one left behind by a partition, still naming the old primary, is passed over.
+void RedisConnection::forget_primary() {
+  drop();
+  if (endpoint_.is_sentinel()) next_sentinel_ = (next_sentinel_ + 1) % endpoint_.sentinels.size();
+}
+
+// Errors that say the server cannot take writes as a primary: after a failover (READONLY: it is
+// a replica now), cut off from its replicas (NOREPLICAS), or blocked clients unblocked by a role
+// change (UNBLOCKED). The connection is given up, so the next call finds the primary again.
+void RedisConnection::notice_error_reply(std::string_view text) {
+  for (const std::string_view code : {"READONLY", "NOREPLICAS", "UNBLOCKED", "MASTERDOWN", "LOADING", "EXECABORT"}) {
+    if (!text.starts_with(code)) continue;
+    // EXECABORT comes with a NOREPLICAS or READONLY of a queued command; it is a primary problem
+    // only then, which the queued reply already told.
+    if (code != "EXECABORT") forget_primary();
+    return;
+  }
+}
+
 bool RedisConnection::check_server(std::string& error) {
+  if (endpoint_.is_sentinel() && !is_primary(error)) {
+    forget_primary();
+    return false;
+  }
   append_command(context_, {"INFO", "memory"});
   append_command(context_, {"INFO", "persistence"});
   std::string info;
@@ -202,7 +320,30 @@ std::optional<RedisValue> RedisConnection::call(const RedisCommand& command, std
     drop();
     return std::nullopt;
   }
+  if (is_error(reply.get())) notice_error_reply(reply_text(*reply));
   return to_value(*reply);
+}
+
+std::optional<std::vector<RedisValue>> RedisConnection::pipeline(const std::vector<RedisCommand>& commands, std::string& error) {
+  if (context_ != nullptr && is_stale()) drop();
+  if (context_ == nullptr && !connect(error)) return std::nullopt;
+  for (const RedisCommand& command : commands) append_command(context_, command);
+  std::vector<RedisValue> replies;
+  replies.reserve(commands.size());
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    Reply reply = read_reply(context_);
+    if (!reply) {
+      error = context_error(context_);
+      drop();
+      return std::nullopt;
+    }
+    replies.push_back(to_value(*reply));
+  }
+  // Looked at after every reply is read: dropping the connection earlier would lose the rest.
+  for (const RedisValue& reply : replies) {
+    if (reply.is_error()) notice_error_reply(reply.text);
+  }
+  return replies;
 }
 
 std::optional<std::vector<RedisValue>> RedisConnection::transaction_replies(const std::vector<RedisCommand>& commands,
@@ -238,17 +379,23 @@ std::optional<std::vector<RedisValue>> RedisConnection::transaction_replies(cons
   }
   if (!queue_error.empty()) {
     error = queue_error;
+    notice_error_reply(queue_error);
     return std::nullopt;
   }
   if (is_error(exec.get())) {
     error = reply_text(*exec);
+    notice_error_reply(error);
     return std::nullopt;
   }
   if (exec->type != REDIS_REPLY_ARRAY || exec->elements != commands.size()) {
     error = "EXEC was aborted";
     return std::nullopt;
   }
-  return std::move(to_value(*exec).elements);
+  std::vector<RedisValue> replies = std::move(to_value(*exec).elements);
+  for (const RedisValue& reply : replies) {
+    if (reply.is_error()) notice_error_reply(reply.text);
+  }
+  return replies;
 }
 
 std::optional<std::vector<RedisValue>> RedisConnection::transaction(const std::vector<RedisCommand>& commands,

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.hpp"
@@ -36,6 +37,11 @@ struct RedisValue {
 
 class RedisConnection {
  public:
+  // With a redis-sentinel:// endpoint the primary is asked of the Sentinels at each (re)connect
+  // and checked with ROLE; an error reply that says the server is no primary (READONLY,
+  // NOREPLICAS, UNBLOCKED, ...) drops the connection, so the next call finds the primary again.
+  // A connect that failed slowly (timed out) is not retried for 250 ms: calls meanwhile fail at
+  // once with its reason.
   // Every new connection is checked with INFO before use, and again every minute: a server
   // that may evict keys is refused (the call fails with the reason, which is logged once a
   // minute), one without AOF gets a warning in the log.
@@ -63,6 +69,10 @@ class RedisConnection {
   // As transaction_replies, but any error reply fails the call (its message in `error`).
   std::optional<std::vector<RedisValue>> transaction(const std::vector<RedisCommand>& commands, std::string& error);
 
+  // Sends `commands` in one round trip (no MULTI) and returns their replies; nullopt with `error`
+  // only when the connection failed.
+  std::optional<std::vector<RedisValue>> pipeline(const std::vector<RedisCommand>& commands, std::string& error);
+
   // True only when EXEC ran every command without an error reply.
   bool run_transaction(const std::vector<RedisCommand>& commands, std::string& error) {
     return transaction(commands, error).has_value();
@@ -70,6 +80,11 @@ class RedisConnection {
 
  private:
   bool connect(std::string& error);
+  bool connect_once(std::string& error);
+  bool discover_primary(std::string& host, int& port, std::string& error);
+  bool is_primary(std::string& error);
+  void forget_primary();
+  void notice_error_reply(std::string_view text);
   bool check_server(std::string& error);
   bool is_stale() const;
   void drop();
@@ -79,6 +94,9 @@ class RedisConnection {
   bool check_server_;
   redisContext* context_ = nullptr;
   std::chrono::steady_clock::time_point checked_at_;
+  std::size_t next_sentinel_ = 0;                    // the Sentinel asked first
+  std::chrono::steady_clock::time_point retry_at_;  // no connect before this
+  std::string last_connect_error_;
 };
 
 }  // namespace boardhook::io

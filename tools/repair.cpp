@@ -4,6 +4,7 @@
 #include "core/dead_letter.hpp"
 #include "core/decide.hpp"
 #include "core/envelope.hpp"
+#include "core/ingest.hpp"
 #include "core/job_outcome.hpp"
 #include "core/json_escape.hpp"
 #include "core/keys.hpp"
@@ -66,9 +67,17 @@ int replay_rejected(Session& session) {
     if (!record || record->request_id != id) continue;
     const core::ReplayDecision replay = core::decide_replay(*record, session.config(), now_ms());
     if (!replay.store) throw Failure{exit_nothing, "request " + id + " is not replayed: " + replay.refusal};
-    core::Transaction transaction = core::transaction_for(*replay.store);
-    transaction.commands.push_back({"LREM", rejected_list, "1", text});
-    session.run_transaction(transaction.commands);
+    // Queued through the ingest script, and the record removed, in one MULTI/EXEC.
+    const core::StoreEvents* const stores[] = {&*replay.store};
+    core::IngestCommand ingest = core::ingest_command_for(stores, session.config().dedup_seconds,
+                                                          core::seen_key_prefix(session.prefix()));
+    ingest.transaction.commands.push_back({"LREM", rejected_list, "1", text});
+    std::string error;
+    const auto replies = session.redis().transaction(ingest.transaction.commands, error);
+    const auto* group = replies && !replies->front().elements.empty() ? &replies->front().elements.front() : nullptr;
+    if (group == nullptr || group->elements.empty() || group->elements[0].as_integer() != 1) {
+      throw Failure{exit_redis, "redis: " + (group != nullptr && group->elements.size() == 2 ? group->elements[1].text : error)};
+    }
     const std::size_t stored = replay.store->envelopes.size();
     if (session.options().json) std::printf("{\"stored\":%zu,\"queue\":%s}\n", stored, core::json_string(replay.store->queue_key).c_str());
     else std::printf("request %s replayed: %zu event(s) queued in %s\n", id.c_str(), stored, replay.store->queue_key.c_str());

@@ -129,13 +129,16 @@ std::optional<Worker::Taken> Worker::take(Consumer& consumer, bool& failed, std:
   for (std::size_t k = 0; k < types_.size(); ++k) {
     const std::string& type = types_[(consumer.rotation + k) % types_.size()];
     const auto reply = consumer.redis.call({"LMOVE", core::queue_key(prefix, type), consumer.processing, "RIGHT", "LEFT"}, error);
-    if (!reply) return failed = true, std::nullopt;
+    // An error reply (NOREPLICAS, READONLY after a failover) is a Redis failure too: the
+    // connection has been dropped, and the next try finds the primary.
+    if (!reply || reply->is_error()) return error = reply ? reply->text : error, failed = true, std::nullopt;
     if (auto envelope = reply->as_text()) return Taken{type, std::move(*envelope)};
   }
   const std::string& type = types_[consumer.rotation++ % types_.size()];
   const auto reply = consumer.redis.call(
       {"BLMOVE", core::queue_key(prefix, type), consumer.processing, "RIGHT", "LEFT", std::to_string(block_seconds)}, error);
-  if (!reply) return failed = true, std::nullopt;
+  // A BLMOVE waiting on a primary that is demoted ends with -UNBLOCKED: retried on the new one.
+  if (!reply || reply->is_error()) return error = reply ? reply->text : error, failed = true, std::nullopt;
   if (auto envelope = reply->as_text()) return Taken{type, std::move(*envelope)};
   return std::nullopt;
 }

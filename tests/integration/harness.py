@@ -355,7 +355,10 @@ class Stack:
                    BOARDHOOK_QUEUE_PREFIX=self.prefix,
                    BOARDHOOK_MAX_BODY_BYTES=str(self.max_body_bytes),
                    BOARDHOOK_LISTEN=f"127.0.0.1:{self.handler_port}",
-                   BOARDHOOK_LOG_LEVEL="debug")
+                   BOARDHOOK_LOG_LEVEL="debug",
+                   # Most tests post one fixture many times and count every copy; deduplication
+                   # has tests of its own (test_dedup.py), which turn it on.
+                   BOARDHOOK_DEDUP_SECONDS="0")
         if self.spool:
             (self.dir / "spool").mkdir(exist_ok=True)
             env["BOARDHOOK_SPOOL_DIR"] = str(self.dir / "spool")

@@ -1,5 +1,5 @@
 """test_concurrency.py -- 100 simultaneous POSTs store exactly 100 distinct events; SIGTERM then stops cleanly.
-Concurrent writes share MULTI/EXEC batches, and a failing queue fails only its own requests."""
+Concurrent writes share one ingest script run (a batch), and a failing queue fails only its own requests."""
 import json
 import signal
 import threading
@@ -66,10 +66,10 @@ def post_all(stack, bodies):
 
 
 def exec_calls(stack):
-    """How many EXEC commands Redis has run since its start (INFO commandstats)."""
+    """How many batches Redis has run since its start: EVAL of the ingest script (INFO commandstats)."""
     info = stack.redis_cmd("INFO", "commandstats").decode()
     for line in info.splitlines():
-        if line.startswith("cmdstat_exec:"):
+        if line.startswith("cmdstat_eval:"):
             return int(line.split("calls=")[1].split(",")[0])
     return 0
 
@@ -98,7 +98,7 @@ class Batching(harness.StackTest):
         bodies = [notification(1000 + n)[1] for n in range(self.REQUESTS)]
         answers = self.hold_redis_while_posting(bodies)
         self.assertEqual([getattr(a, "status", str(a)) for a in answers], [200] * self.REQUESTS, self.why())
-        # One MULTI/EXEC was under way when Redis stopped; the 19 or so writes that arrived
+        # One batch was under way when Redis stopped; the 19 or so writes that arrived
         # meanwhile go in the next one (a third if a request came late). One each would be 20.
         self.assertLessEqual(exec_calls(self.stack) - before, 3, "writes were not batched")
         metrics_after = self.stack.request("GET", "/metrics").body.decode()
@@ -114,7 +114,7 @@ class Batching(harness.StackTest):
         self.assertEqual({e["delivery"] for e in stored if 1000 <= e["ticket_id"] < 2000}, {a.request_id for a in answers})
 
     def test_a_failing_queue_fails_only_its_requests_in_a_shared_batch(self):
-        # A key of the wrong type makes LPUSH to that queue fail inside EXEC (WRONGTYPE).
+        # A key of the wrong type fails that queue's group of the batch (WRONGTYPE), nothing of it written.
         broken_type = "broken_queue"
         self.stack.redis_cmd("SET", self.stack.queue_key(broken_type), "not a list")
         good = [notification(2000 + n)[1] for n in range(8)]

@@ -129,7 +129,9 @@ TEST_CASE("every setting name is one this test file exercises") {
       "BOARDHOOK_SPOOL_MAX_BYTES", "BOARDHOOK_LOG_LEVEL",     "BOARDHOOK_VERIFY_TOKEN_FILE",
       "BOARDHOOK_ENDPOINT_KEY",    "BOARDHOOK_ENDPOINT_KEY_FILE", "BOARDHOOK_COMMUNITIES",
       "BOARDHOOK_MAX_EVENTS",      "BOARDHOOK_USER",          "BOARDHOOK_SOCKET_GROUP",
-      "BOARDHOOK_REDIS_BATCH_WAIT_US"};
+      "BOARDHOOK_REDIS_BATCH_WAIT_US", "BOARDHOOK_REDIS_URL_FILE", "BOARDHOOK_REDIS_SENTINEL_PASSWORD",
+      "BOARDHOOK_REDIS_SENTINEL_PASSWORD_FILE", "BOARDHOOK_REDIS_MIN_REPLICAS", "BOARDHOOK_REDIS_WAIT_TIMEOUT_MS",
+      "BOARDHOOK_DEDUP_SECONDS"};
   const std::vector<std::string> names = setting_names();
   CHECK(names.size() == tested.size());
   for (const auto& name : names) {
@@ -411,4 +413,28 @@ TEST_CASE("endpoint keys can come from a file, but not from both places") {
   CHECK(error_of(with_token({{"BOARDHOOK_ENDPOINT_KEY_FILE", "/x"}, {"BOARDHOOK_ENDPOINT_KEY", "abcdefghijklmnop"}}))
             .find("both set") != std::string::npos);
   CHECK(error_of(with_token({{"BOARDHOOK_ENDPOINT_KEY_FILE", "/missing"}})).find("BOARDHOOK_ENDPOINT_KEY_FILE=\"/missing\"") == 0);
+}
+
+TEST_CASE("replication, deduplication and Sentinel settings are read, and the Sentinel password is kept apart") {
+  FakeFiles files;
+  files.files["/s"] = "sentinel-secret\n";
+  files.files["/u"] = "redis-sentinel://app:data-secret@s1,s2/1#boardhook\n";
+  const Config config = load_config(lookup_in(with_token({{"BOARDHOOK_REDIS_URL_FILE", "/u"},
+                                                          {"BOARDHOOK_REDIS_SENTINEL_PASSWORD_FILE", "/s"},
+                                                          {"BOARDHOOK_REDIS_MIN_REPLICAS", "1"},
+                                                          {"BOARDHOOK_REDIS_WAIT_TIMEOUT_MS", "250"},
+                                                          {"BOARDHOOK_DEDUP_SECONDS", "0"}})),
+                                    files.reader());
+  CHECK(config.redis.is_sentinel());
+  CHECK(config.redis.password == "data-secret");
+  CHECK(config.redis.sentinel_password == "sentinel-secret");
+  CHECK(config.redis.sentinel_username.empty());
+  CHECK(config.redis_min_replicas == 1);
+  CHECK(config.redis_wait_timeout_ms == 250);
+  CHECK(config.dedup_seconds == 0);
+  const std::string summary = describe(config);
+  CHECK_THAT(summary, !Catch::Contains("secret"));
+  CHECK_THAT(summary, Catch::Contains("sentinel:boardhook@s1:26379,s2:26379/1"));
+  CHECK(Config{}.dedup_seconds == 3600);
+  CHECK(Config{}.redis_min_replicas == 0);
 }

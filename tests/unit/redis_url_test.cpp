@@ -138,8 +138,8 @@ TEST_CASE("a '/' or '@' left unencoded in a password is refused with how to writ
 TEST_CASE("malformed Redis URLs are refused with a reason") {
   CHECK(redis_url_error("redis//x") == "missing \"://\"");
   CHECK(redis_url_error("") == "missing \"://\"");
-  CHECK(redis_url_error("http://h:6379") == "scheme must be redis:// or unix://");
-  CHECK(redis_url_error("rediss://h") == "scheme must be redis:// or unix://");
+  CHECK(redis_url_error("http://h:6379") == "scheme must be redis://, unix:// or redis-sentinel://");
+  CHECK(redis_url_error("rediss://h") == "scheme must be redis://, unix:// or redis-sentinel://");
   CHECK(redis_url_error("redis://") == "missing host");
   CHECK(redis_url_error("redis://:6379") == "missing host");
   CHECK(redis_url_error("redis://user:pw@") == "missing host");
@@ -184,4 +184,39 @@ TEST_CASE("redact_redis_url leaves a URL without a password whole") {
   for (const char* url : {"redis://h:6379/0", "redis://[::1]:6380", "unix:///run/redis.sock?db=2", "redis//x", "", "redis://"}) {
     CHECK(redact_redis_url(url) == url);
   }
+}
+
+TEST_CASE("a Sentinel URL lists the Sentinels, the primary's name, the credentials and the database") {
+  std::string error;
+  const auto endpoint = parse_redis_url("redis-sentinel://app:p%40ss@s1:26380,s2,[::1]:26381/2#boardhook", error);
+  INFO(error);
+  REQUIRE(endpoint);
+  CHECK(endpoint->is_sentinel());
+  REQUIRE(endpoint->sentinels.size() == 3);
+  CHECK(endpoint->sentinels[0].host == "s1");
+  CHECK(endpoint->sentinels[0].port == 26380);
+  CHECK(endpoint->sentinels[1].host == "s2");
+  CHECK(endpoint->sentinels[1].port == 26379);
+  CHECK(endpoint->sentinels[2].host == "::1");
+  CHECK(endpoint->sentinels[2].port == 26381);
+  CHECK(endpoint->master_name == "boardhook");
+  CHECK(endpoint->username == "app");
+  CHECK(endpoint->password == "p@ss");
+  CHECK(endpoint->sentinel_username == "app");
+  CHECK(endpoint->sentinel_password == "p@ss");
+  CHECK(endpoint->database == 2);
+  const auto plain = parse_redis_url("redis-sentinel://10.0.0.1#my%20master", error);
+  REQUIRE(plain);
+  CHECK(plain->master_name == "my master");
+  CHECK(plain->password.empty());
+  CHECK(plain->database == 0);
+}
+
+TEST_CASE("a Sentinel URL without a primary's name or Sentinels, or with a bad one, is refused") {
+  CHECK_THAT(redis_url_error("redis-sentinel://s1:26379"), Catch::Contains("after '#'"));
+  CHECK_THAT(redis_url_error("redis-sentinel://s1:26379#"), Catch::Contains("after '#'"));
+  CHECK_THAT(redis_url_error("redis-sentinel://#m"), Catch::Contains("Sentinel"));
+  CHECK(redis_url_error("redis-sentinel://s1:0#m") == "port must be 1-65535");
+  CHECK_THAT(redis_url_error("redis-sentinel://s1/x#m"), Catch::StartsWith("database must be"));
+  CHECK(redact_redis_url("redis-sentinel://u:secret@s1,s2#m") == "redis-sentinel://u:***@s1,s2#m");
 }
