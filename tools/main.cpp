@@ -24,9 +24,11 @@ constexpr const char* usage =
     "  requeue TYPE [--id ID] --yes      dead letters back to their queue (all, or one event id)\n"
     "  purge-dead TYPE --yes             delete the dead letters of TYPE\n"
     "  replay-rejected --id REQUEST_ID --yes   validate a kept body again and queue it if it passes\n"
+    "  doctor [--spool-dir DIR]          can this Redis keep an event answered 200? (exit 1 if not)\n"
     "TYPE is an event type as sent, or with %XX escapes (see the README).\n"
     "Redis and the prefix come from BOARDHOOK_REDIS_URL and BOARDHOOK_QUEUE_PREFIX.\n"
-    "Exit codes: 0 done, 1 nothing matched or still refused, 2 usage, 3 Redis unavailable, 4 needs --yes.\n";
+    "Exit codes: 0 done, 1 nothing matched, still refused, or doctor found a FAIL, 2 usage, 3 Redis\n"
+    "unavailable, 4 needs --yes.\n";
 
 struct Subcommand {
   std::string_view name;
@@ -36,7 +38,7 @@ struct Subcommand {
 constexpr Subcommand subcommands[] = {
     {"stats", stats},         {"peek", peek},           {"dead", dead},
     {"rejected", rejected},   {"requeue", requeue},     {"purge-dead", purge_dead},
-    {"replay-rejected", replay_rejected},
+    {"replay-rejected", replay_rejected}, {"doctor", doctor},
 };
 
 constexpr core::OptionSpec option_table[] = {

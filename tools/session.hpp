@@ -74,5 +74,6 @@ int rejected(Session& session);
 int requeue(Session& session);
 int purge_dead(Session& session);
 int replay_rejected(Session& session);
+int doctor(Session& session);
 
 }  // namespace boardhook::tools
