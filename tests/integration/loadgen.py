@@ -3,6 +3,11 @@
 Each client thread keeps one HTTPS connection and sends POSTs one after another, each with
 unique events whose envelope ids it computes itself (the README's formula), so a test can
 compare what was acknowledged with what Redis (and the spool) hold at the end.
+
+The target is anything with `https_port` and `tls_context()` (a harness.Stack, a hosts.Edge):
+the clients connect to 127.0.0.1:<https_port> and verify the certificate for `localhost`. Given
+`host` (a netns.Host), every client thread runs inside that host's network namespace, so its
+127.0.0.1 is that host's loopback (an nginx on a test host, hosts.Edge).
 """
 import collections
 import http.client
@@ -17,21 +22,28 @@ EVENT_TYPES = ("ticket_status_change", "note_deletion")
 
 class Sent:
     """One POST: what was sent and what came back."""
-    __slots__ = ("client", "seq", "event_type", "ids", "status", "error")
+    __slots__ = ("client", "seq", "event_type", "ids", "status", "error", "started", "request_id")
 
     def __init__(self, client, seq, event_type, ids):
         self.client, self.seq, self.event_type, self.ids = client, seq, event_type, ids
         self.status, self.error = None, None
+        self.started = None   # time.monotonic() when the request was about to be sent
+        self.request_id = None   # the answer's X-Request-Id (nginx's $request_id, in its access log)
 
 
 class LoadGenerator:
     def __init__(self, stack, clients=4, events_per_post=2, padding=0, max_requests=20000, tag="load",
-                 connect=None):
+                 connect=None, host=None, nodelay=False):
         """`connect`: makes a new HTTPS connection to the server under load; by default one to
         `stack`, a harness.Stack (which may then be None)."""
         self.stack, self.clients, self.events_per_post = stack, clients, events_per_post
-        self.connect = connect or (lambda: harness.LoopbackHTTPS(stack.https_port, stack.tls_context(), 30))
+        self.connect = connect or (lambda: harness.LoopbackHTTPS(stack.https_port, stack.tls_context(), 30,
+                                                                 nodelay=self.nodelay))
         self.padding, self.max_requests, self.tag = padding, max_requests, tag
+        self.host = host   # a netns.Host to send from, or None for this process's own namespace
+        # False: each POST waits ~40 ms for nginx's delayed ACK (harness.LoopbackHTTPS), which
+        # paces a client at ~20 POSTs/s; True: as fast as the stack answers.
+        self.nodelay = nodelay
         self.sent = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -55,6 +67,7 @@ class LoadGenerator:
                     return
             raw, sent = self.body(client, seq)
             seq += 1
+            sent.started = time.monotonic()
             try:
                 if conn is None:
                     conn = self.connect()
@@ -62,6 +75,7 @@ class LoadGenerator:
                 response = conn.getresponse()
                 response.read()
                 sent.status = response.status
+                sent.request_id = response.getheader("X-Request-Id")
                 if response.getheader("Connection", "").lower() == "close":
                     conn.close()
                     conn = None
@@ -78,7 +92,9 @@ class LoadGenerator:
 
     def start(self):
         for client in range(self.clients):
-            thread = threading.Thread(target=self._run, args=(client,), daemon=True)
+            # Inside the host: the thread's sockets are made in its namespace (netns.Host.call).
+            target, args = (self.host.call, (self._run, client)) if self.host else (self._run, (client,))
+            thread = threading.Thread(target=target, args=args, daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
@@ -140,9 +156,15 @@ class LoadGenerator:
 
 
 def stored_ids(stack, event_types=EVENT_TYPES):
-    """{event type: [envelope ids, oldest first]} from the queues in Redis."""
+    """{event type: [envelope ids, oldest first]} from the queues in the Stack's Redis."""
+    return queued_ids(stack.redis_cmd, stack.prefix, event_types)
+
+
+def queued_ids(command, prefix="boardhook", event_types=EVENT_TYPES):
+    """{event type: [envelope ids, oldest first]} from the queues, read with `command(*args)`
+    (one Redis command, its reply: a Stack's redis_cmd, a netns node's command)."""
     result = {}
     for event_type in event_types:
-        elements = stack.redis_cmd("LRANGE", stack.queue_key(event_type), 0, -1)
+        elements = command("LRANGE", f"{prefix}:queue:{harness.type_key_part(event_type)}", 0, -1)
         result[event_type] = [json.loads(e)["id"] for e in reversed(elements)]
     return result

@@ -197,6 +197,12 @@ class Host:
         """PIDs of every process in this host, ours or not."""
         return pids_in_namespace(self.netns)
 
+    def kill_all(self):
+        """SIGKILL every process in this host, as a power cut would, and wait until they are gone.
+        Returns their PIDs. The host stays on the Network (its address, its cuts): only what ran
+        there is gone, so a peer connecting to it is refused."""
+        return _kill_all_in(self.netns)
+
 
 def _setns(fd):
     if _libc.setns(fd, CLONE_NEWNET) != 0:
