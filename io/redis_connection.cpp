@@ -2,7 +2,10 @@
 #include "io/redis_connection.hpp"
 
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <memory>
@@ -95,6 +98,12 @@ redisContext* open_context(const std::string& host, int port, const std::string&
     redisFree(context);
     return nullptr;
   }
+  // Unacknowledged data is given up after the command timeout too (a cut network), rather than
+  // retransmitted for minutes.
+  if (unix_path.empty()) {
+    const unsigned int user_timeout = static_cast<unsigned int>(timeout_ms);
+    setsockopt(context->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+  }
   return context;
 }
 
@@ -146,10 +155,21 @@ std::vector<std::string> RedisValue::texts() const {
 RedisConnection::RedisConnection(const core::RedisEndpoint& endpoint, int timeout_ms, bool check_server)
     : endpoint_(endpoint), timeout_ms_(timeout_ms), check_server_(check_server) {}
 
-RedisConnection::~RedisConnection() { drop(); }
-
-void RedisConnection::drop() {
+RedisConnection::~RedisConnection() {
   if (context_ != nullptr) redisFree(context_);
+}
+
+// Every drop but the destructor's follows a failure: the socket is reset, not closed, so that the
+// kernel forgets what it still holds unsent. A command given up on during a network cut would
+// otherwise be retransmitted, and run, after the cut heals: a batch answered from the spool
+// meanwhile, or an LMOVE for a consumer no longer waiting.
+void RedisConnection::drop() {
+  if (context_ == nullptr) return;
+  if (context_->fd >= 0) {
+    const linger reset{1, 0};
+    setsockopt(context_->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  }
+  redisFree(context_);
   context_ = nullptr;
 }
 

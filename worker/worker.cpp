@@ -116,6 +116,7 @@ bool Worker::wait() {
 }
 
 void Worker::redis_failed(Consumer& consumer, const std::string& error) {
+  consumer.check_leftovers = true;
   note_redis_state(false, error);
   sleep_unless_stopping(consumer.backoff);
   consumer.backoff = std::min(consumer.backoff * 2, std::chrono::milliseconds(5000));
@@ -148,7 +149,34 @@ void Worker::give_back(Consumer& consumer, const Taken& taken) {
   std::string error;
   const auto back = consumer.redis.call(
       {"EVAL", reclaim_script, "2", consumer.processing, core::queue_key(config_.queue_prefix, taken.type), taken.envelope}, error);
-  if (back && back->as_integer()) --unacknowledged_;
+  if (back && back->as_integer()) --consumer.unsettled;
+}
+
+// What is in this consumer's processing list while it holds nothing goes back to the consuming end
+// of its queue: a move it gave up on (a BLMOVE cut off by a network partition, replayed by the
+// kernel after the heal) can land there later, and nobody would ever run it. Returns how many
+// elements are left in the list; nullopt when Redis did not answer.
+std::optional<std::size_t> Worker::return_leftovers(Consumer& consumer) {
+  const std::string& prefix = config_.queue_prefix;
+  std::string error;
+  const auto held = consumer.redis.call({"LRANGE", consumer.processing, "0", "-1"}, error);
+  if (!held || held->is_error()) return std::nullopt;
+  std::size_t left = 0;
+  for (const std::string& envelope : held->texts()) {
+    const auto summary = core::parse_envelope(envelope);
+    const std::string target = summary ? core::queue_key(prefix, summary->event_type) : core::dead_key(prefix, "unknown");
+    const auto moved = consumer.redis.call({"EVAL", reclaim_script, "2", consumer.processing, target, envelope}, error);
+    if (!moved || moved->is_error()) {
+      ++left;
+      continue;
+    }
+    if (moved->as_integer() == 1) {
+      spdlog::warn("event {} was in consumer {}'s processing list unheld; put back in its queue",
+                   summary ? summary->id : std::string("(not an envelope)"), consumer.id);
+    }
+  }
+  consumer.unsettled = 0;  // whatever it held is back in a queue (or still listed in `left`)
+  return left;
 }
 
 // Attempts are counted when they start, so a job that kills its worker still dies out.
@@ -193,7 +221,7 @@ void Worker::settle(Consumer& consumer, const Taken& taken, const std::optional<
   for (;;) {
     std::string error;
     if (consumer.redis.run_transaction(transaction.commands, error)) {
-      --unacknowledged_;
+      --consumer.unsettled;
       return;
     }
     if (stopping_ && std::chrono::steady_clock::now() > give_up_at) {
@@ -212,6 +240,7 @@ void Worker::consume(int index) {
                     std::mt19937_64{std::random_device{}()}, std::chrono::milliseconds(100), static_cast<std::size_t>(index)};
 
   while (!stopping_) {
+    if (consumer.check_leftovers && return_leftovers(consumer) == std::size_t{0}) consumer.check_leftovers = false;
     bool failed = false;
     std::string error;
     const std::optional<Taken> taken = take(consumer, failed, error);
@@ -223,7 +252,7 @@ void Worker::consume(int index) {
     consumer.backoff = std::chrono::milliseconds(100);
     if (!taken) continue;
 
-    ++unacknowledged_;
+    ++consumer.unsettled;
     if (stopping_) {
       give_back(consumer, *taken);
       break;
@@ -249,6 +278,10 @@ void Worker::consume(int index) {
     }
     settle(consumer, *taken, summary, attempt, result.succeeded, result.failure);
   }
+  // Whatever is still in the processing list goes back to its queue now, while this worker can;
+  // what cannot (Redis away) stays for a peer to reclaim once this worker's heartbeat expires.
+  const auto left = return_leftovers(consumer);
+  unacknowledged_ += left ? static_cast<int>(*left) : std::max(consumer.unsettled, 0);
 }
 
 void Worker::housekeeping() {

@@ -49,6 +49,8 @@ class Worker {
     std::mt19937_64 random;
     std::chrono::milliseconds backoff{100};
     std::size_t rotation = 0;
+    int unsettled = 0;            // jobs taken and not yet acknowledged, retried or given back
+    bool check_leftovers = true;  // at the start, and after Redis failed
   };
   struct Taken {
     std::string type;
@@ -58,6 +60,7 @@ class Worker {
   void consume(int index);
   std::optional<Taken> take(Consumer& consumer, bool& redis_failed, std::string& error);
   void give_back(Consumer& consumer, const Taken& taken);
+  std::optional<std::size_t> return_leftovers(Consumer& consumer);
   std::int64_t count_attempt(Consumer& consumer, const Taken& taken, const std::string& attempts_field);
   void settle(Consumer& consumer, const Taken& taken, const std::optional<core::EnvelopeSummary>& summary,
               std::int64_t attempt, bool succeeded, const core::JobFailure& failure);

@@ -512,6 +512,37 @@ class Timeout(WorkerTest):
         self.assertEqual(self.stop_worker(worker), 0)
 
 
+class Leftovers(WorkerTest):
+    """An event in a consumer's processing list that the consumer does not hold (a BLMOVE it gave
+    up on during a network cut, replayed by the kernel after the heal) goes back to its queue: after
+    the consumer's Redis connection failed, and when the worker stops. Otherwise nothing would run
+    it, and once the worker deregistered, nobody would reclaim it."""
+    TYPE = "ticket_status_change"
+
+    def test_an_unheld_event_goes_back_to_its_queue_after_a_reconnect_and_is_run(self):
+        log = self.dir / "ran"
+        worker = self.start_worker("--type", f'{self.TYPE}=echo "$BOARDHOOK_EVENT_ID" >> {log}')
+        raw, event_id = numbered_envelope(self.TYPE, 7)
+        self.redis.cmd("LPUSH", key("processing", self.worker_id(worker) + ":0"), raw)
+        self.redis.cmd("CLIENT", "KILL", "TYPE", "normal")   # every connection of the worker fails
+        self.until(lambda: self.lines("ran") == [event_id], "the unheld event run")
+        self.assertNoWorkLeft(self.TYPE)
+        self.assertIn("put back in its queue", worker.log.read_text())
+        self.assertEqual(self.stop_worker(worker), 0)
+
+    def test_a_stopping_worker_puts_back_what_it_does_not_hold_before_it_deregisters(self):
+        worker = self.start_worker("--type", f"{self.TYPE}=true")
+        time.sleep(0.3)
+        raw, _ = numbered_envelope(self.TYPE, 8)
+        self.redis.cmd("LPUSH", key("processing", self.worker_id(worker) + ":0"), raw)
+        worker_id = self.worker_id(worker)
+        worker.signal(signal.SIGTERM)
+        self.assertEqual(worker.popen.wait(15), 0)
+        self.assertEqual(self.processing_keys(), [], "left in a processing list nobody reclaims")
+        self.assertEqual(self.redis.cmd("LRANGE", key("queue", self.TYPE), 0, -1), [raw])
+        self.assertEqual(self.redis.cmd("HEXISTS", key("workers"), worker_id), 0)
+
+
 class Sigterm(WorkerTest):
     TYPE = "ticket_status_change"
 
