@@ -1,0 +1,36 @@
+// queue_actions.hpp -- what operators do to the queues: requeue dead letters, purge them, replay a
+// refused request. boardhook-queues and the web view both call these, so the two do exactly the
+// same thing.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/config.hpp"
+#include "io/redis_connection.hpp"
+
+namespace boardhook::io {
+
+// The outcome of an action, or why Redis could not carry it out (`redis_error` set).
+struct ActionResult {
+  std::size_t count = 0;     // dead letters requeued or purged, events replayed
+  std::string queue;         // the queue replayed into
+  std::string refusal;       // replay: why the record is not replayed ("" when it is)
+  bool found = true;         // replay: a record with that request id exists
+  std::string redis_error;   // "" when Redis answered
+};
+
+// Every dead letter of `event_type` (or only those of event id `only_id`) back to the consuming
+// end of its queue, each moved atomically (only if still there) with its attempts forgotten.
+ActionResult requeue_dead(RedisConnection& redis, const std::string& prefix, const std::string& event_type,
+                          const std::string& only_id = {});
+
+// Deletes the dead letters of `event_type`.
+ActionResult purge_dead(RedisConnection& redis, const std::string& prefix, const std::string& event_type);
+
+// Judges a kept refused POST again (core::decide_replay) and, when it passes, queues its events
+// through the ingest script and removes the record, in one MULTI/EXEC.
+ActionResult replay_rejected(RedisConnection& redis, const core::Config& config, const std::string& request_id,
+                             std::int64_t now_ms);
+
+}  // namespace boardhook::io
