@@ -43,6 +43,7 @@ std::string make_dead_record(std::string_view envelope, const JobFailure& failur
   record += ",\"exit_code\":" + (failure.exit_code ? std::to_string(*failure.exit_code) : std::string("null"));
   record += ",\"signal\":" + (failure.signal ? std::to_string(*failure.signal) : std::string("null"));
   record += failure.timed_out ? ",\"timed_out\":true" : ",\"timed_out\":false";
+  record += ",\"http_status\":" + (failure.http_status ? std::to_string(*failure.http_status) : std::string("null"));
   record += ",\"error\":";
   append_json_string(record, to_valid_utf8(failure.error));
   record += ",\"stderr_tail\":";
@@ -83,6 +84,7 @@ std::optional<DeadRecord> parse_dead_record(std::string_view record) {
   dead.attempts = integer("attempts").value_or(0);
   if (const auto code = integer("exit_code")) dead.failure.exit_code = static_cast<int>(*code);
   if (const auto signal = integer("signal")) dead.failure.signal = static_cast<int>(*signal);
+  if (const auto status = integer("http_status")) dead.failure.http_status = static_cast<int>(*status);
   const auto* timed_out = o.if_contains("timed_out");
   dead.failure.timed_out = timed_out && timed_out->is_bool() && timed_out->get_bool();
   dead.failure.error = text("error");

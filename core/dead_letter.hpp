@@ -14,6 +14,7 @@ struct JobFailure {
   std::optional<int> exit_code;  // set when the command exited
   std::optional<int> signal;     // set when it was killed by a signal
   bool timed_out = false;
+  std::optional<int> http_status; // set when an HTTP destination answered
   std::string error;             // a sentence: "exit code 3", "timed out after 30 s", "cannot start: ..."
   std::string stderr_tail;       // the last lines the command wrote to stderr (UTF-8 or escaped)
 };

@@ -1,6 +1,8 @@
 // job_outcome.cpp -- the worker's decisions about one event, and the transaction that records them.
 #include "core/job_outcome.hpp"
 
+#include <algorithm>
+
 #include "core/worker_plan.hpp"
 
 namespace boardhook::core {
@@ -19,11 +21,18 @@ std::optional<std::string> reason_not_to_run(bool is_envelope, std::int64_t atte
   return std::nullopt;
 }
 
-JobOutcome decide_after_job(bool succeeded, bool is_envelope, std::int64_t attempt, const RetryPolicy& policy,
+JobOutcome decide_after_job(const RunReport& report, bool is_envelope, std::int64_t attempt, const RetryPolicy& policy,
                             double random_fraction) {
-  if (succeeded) return {Verdict::acknowledge, std::chrono::milliseconds(0), Counter::done};
-  if (!is_envelope || attempt >= policy.max_attempts) return {Verdict::dead, std::chrono::milliseconds(0), Counter::dead};
-  return {Verdict::retry, retry_delay(attempt, policy.backoff_base, policy.backoff_max, random_fraction), Counter::retried};
+  using std::chrono::milliseconds;
+  if (report.verdict == DeliveryVerdict::acknowledge) return {Verdict::acknowledge, milliseconds(0), Counter::done};
+  if (is_envelope && report.spare_attempt) return {Verdict::give_back, milliseconds(0), Counter::retried};
+  if (!is_envelope || report.verdict == DeliveryVerdict::dead || attempt >= policy.max_attempts) {
+    return {Verdict::dead, milliseconds(0), Counter::dead};
+  }
+  // A delay the destination asked for is kept (up to a day), however short the back-off.
+  const milliseconds asked = std::min(report.retry_after.value_or(milliseconds(0)), milliseconds(86'400'000));
+  return {Verdict::retry, std::max(asked, retry_delay(attempt, policy.backoff_base, policy.backoff_max, random_fraction)),
+          Counter::retried};
 }
 
 Transaction outcome_transaction(const HeldJob& job, const JobOutcome& outcome, std::int64_t attempt,
@@ -45,6 +54,10 @@ Transaction outcome_transaction(const HeldJob& job, const JobOutcome& outcome, s
       t.commands.push_back({"ZADD", own(retry_key(job.prefix, job.event_type)), own(std::to_string(now_ms + outcome.retry_in.count())),
                             job.envelope});
       break;
+    case Verdict::give_back:
+      t.commands.push_back({"RPUSH", own(queue_key(job.prefix, job.event_type)), job.envelope});
+      if (!job.attempts_field.empty()) t.commands.push_back({"HINCRBY", attempts, job.attempts_field, "-1"});
+      return t;  // nothing happened to count
   }
   t.commands.push_back({"HINCRBY", own(counters_key(job.prefix)), own(counter_field(outcome.counter, job.event_type)), "1"});
   return t;

@@ -36,6 +36,14 @@ std::string workers_key(std::string_view prefix);
 // <prefix>:heartbeat:<worker> -- expires when the worker stops beating.
 std::string heartbeat_key(std::string_view prefix, std::string_view worker_id);
 
+// Flow control, shared by every worker on every host.
+// <prefix>:paused -- set of the event types no worker takes (boardhook-queues pause / resume).
+std::string paused_key(std::string_view prefix);
+// <prefix>:rate:<type> -- the rate limit's state (GCRA: when the next event is due, Unix ms).
+std::string rate_key(std::string_view prefix, std::string_view event_type);
+// <prefix>:in-flight:<type> -- sorted set: consumer id -> when its slot expires (Unix ms).
+std::string in_flight_key(std::string_view prefix, std::string_view event_type);
+
 // The running totals in <prefix>:counters: the handler counts what it queued, workers what they
 // finished, retried and gave up on; boardhook-queues turns them into rates.
 enum class Counter { queued, done, retried, dead };

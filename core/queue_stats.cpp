@@ -38,6 +38,9 @@ json::object worker_json(const WorkerStats& worker) {
     json::array types;
     for (const std::string& type : worker.record->types) types.emplace_back(type);
     out["types"] = std::move(types);
+    json::object circuits;
+    for (const auto& [type, state] : worker.record->circuits) circuits[type] = state;
+    out["circuits"] = std::move(circuits);
   }
   out["id"] = worker.id;
   out["alive"] = worker.alive;

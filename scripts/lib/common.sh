@@ -5,7 +5,7 @@
 # The project's Debian packages, in one place.
 # libboost1.81-dev: Boost's header-only parts (CRC); libssl-dev: libcrypto (SHA-256, base64).
 BOARDHOOK_BUILD_PACKAGES=(cmake make g++ pkg-config libfcgi-dev libboost1.81-dev libboost-json1.81-dev
-                          libboost-url1.81-dev libssl-dev libspdlog-dev libhiredis-dev catch2)
+                          libboost-url1.81-dev libssl-dev libspdlog-dev libhiredis-dev libcurl4-openssl-dev catch2)
 BOARDHOOK_RUNTIME_PACKAGES=(nginx redis-server openssl curl python3)
 # What only the tests use: integration.deploy_files checks the systemd units and docker-compose.yml
 # with Debian's own tools, and runs the containers' health check (cgi-fcgi) and scripts;

@@ -26,7 +26,7 @@ import harness
 PREFIX = "bhw"                 # a non-default prefix, so every key name must honour it
 HOST = socket.gethostname()    # workers name themselves <host>:<pid>:<nonce of this start>
 DEAD_RECORD_FIELDS = {"failed_at", "worker", "attempts", "exit_code", "signal", "timed_out", "error",
-                      "stderr_tail", "envelope"}
+                      "http_status", "stderr_tail", "envelope"}
 
 
 def key(*parts):
