@@ -76,6 +76,7 @@ json::object to_json(const QueueStats& stats, const QueueStats* previous) {
     type["retry"] = row.retry;
     type["dead"] = row.dead;
     type["oldest_age_ms"] = optional_number(row.oldest_age_ms);
+    type["paused"] = row.paused;
     json::object totals, rates;
     for (const Counter counter : all_counters) {
       totals[counter_name(counter)] = total_of(&row, counter);

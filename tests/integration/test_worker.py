@@ -526,6 +526,7 @@ class Leftovers(WorkerTest):
         self.redis.cmd("LPUSH", key("processing", self.worker_id(worker) + ":0"), raw)
         self.redis.cmd("CLIENT", "KILL", "TYPE", "normal")   # every connection of the worker fails
         self.until(lambda: self.lines("ran") == [event_id], "the unheld event run")
+        self.until(lambda: self.counter(f"done:{self.TYPE}") == 1, "its acknowledgement")
         self.assertNoWorkLeft(self.TYPE)
         self.assertIn("put back in its queue", worker.log.read_text())
         self.assertEqual(self.stop_worker(worker), 0)
