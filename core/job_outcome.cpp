@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "core/ticket_order.hpp"
 #include "core/worker_plan.hpp"
 
 namespace boardhook::core {
@@ -39,6 +40,17 @@ Transaction outcome_transaction(const HeldJob& job, const JobOutcome& outcome, s
                                 const JobFailure& failure, std::int64_t now_ms) {
   Transaction t;
   const auto own = [&t](std::string text) -> std::string_view { return t.owned.emplace_back(std::move(text)); };
+  if (!job.ticket.empty()) {
+    const std::string_view hold = own(ticket_hold_key(job.prefix, job.event_type, job.ticket));
+    const std::string_view ttl = own(std::to_string(job.hold_ttl_ms));
+    if (outcome.verdict == Verdict::acknowledge || outcome.verdict == Verdict::dead) {
+      t.commands.push_back({"EVAL", release_script, "4", hold, own(held_key(job.prefix, job.event_type, job.ticket)),
+                            own(queue_key(job.prefix, job.event_type)), own(held_tickets_key(job.prefix, job.event_type)),
+                            job.envelope, job.ticket, ttl});
+    } else if (outcome.verdict == Verdict::retry) {
+      t.commands.push_back({"PEXPIRE", hold, ttl});
+    }
+  }
   t.commands.push_back({"LREM", job.processing, "1", job.envelope});
   const std::string_view attempts = own(attempts_key(job.prefix, job.event_type));
   switch (outcome.verdict) {

@@ -63,6 +63,11 @@ struct HeldJob {
   std::string_view envelope;       // exactly as taken
   std::string_view attempts_field; // empty when it is not an envelope
   std::string_view consumer;       // consumer id, for the dead letter
+  // With --order-by ticket, the ticket it holds ("" when its type is not ordered or it has none)
+  // and how long the hold lives: done or dead, the hold passes to the ticket's next event; waiting
+  // for a retry, it keeps it.
+  std::string_view ticket = {};
+  std::int64_t hold_ttl_ms = 0;
 };
 
 // The one MULTI/EXEC that acknowledges, schedules the retry (due at now + retry_in) or writes the

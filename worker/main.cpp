@@ -41,6 +41,8 @@ constexpr const char* usage =
     "  --heartbeat-timeout SECONDS  after this silence a worker's running jobs are requeued (default 30)\n"
     "  --rate TYPE=N/s            at most N events of TYPE a second, across every worker (also /m, /h)\n"
     "  --max-in-flight TYPE=N     at most N events of TYPE running at once, across every worker\n"
+    "  --order-by TYPE=ticket     a ticket's events one at a time, in the order they were queued,\n"
+    "                             across every worker (a failed one keeps its place)\n"
     "  --circuit-failures N       consecutive failures of a destination that open its circuit (default 5)\n"
     "  --circuit-cooldown SECONDS the first pause of an open circuit; it doubles (default 5)\n"
     "  --circuit-cooldown-max SECONDS  its longest pause (default 300)\n"
@@ -81,12 +83,13 @@ constexpr core::OptionSpec option_table[] = {
     {"--rate", true},             {"--max-in-flight", true},  {"--circuit-failures", true},
     {"--circuit-cooldown", true}, {"--circuit-cooldown-max", true}, {"--http-retry-status", true},
     {"--ca-bundle", true},        {"--client-cert", true},    {"--client-key", true},
+    {"--order-by", true},
 };
 
 // What the options say, before the routes' limits are joined to them.
 struct Reading {
   worker::WorkerOptions options;
-  std::vector<std::pair<std::string, std::string>> rates, in_flight;  // TYPE, value
+  std::vector<std::pair<std::string, std::string>> rates, in_flight, order_by;  // TYPE, value
 };
 
 worker::Route& route_of(worker::WorkerOptions& options, const std::string& type, const std::string& flag) {
@@ -111,10 +114,10 @@ void apply_option(std::string_view name, const std::string& value, Reading& read
     options.routes.push_back({route->first, core::destination_of(route->second), std::nullopt, std::nullopt});
   } else if (flag == "--config") {
     read_config_file(value, reading);
-  } else if (flag == "--rate" || flag == "--max-in-flight") {
+  } else if (flag == "--rate" || flag == "--max-in-flight" || flag == "--order-by") {
     const auto assignment = core::parse_route(value, error);
     if (!assignment) refuse(flag + " \"" + value + "\": " + error);
-    (flag == "--rate" ? reading.rates : reading.in_flight).push_back(*assignment);
+    (flag == "--rate" ? reading.rates : flag == "--order-by" ? reading.order_by : reading.in_flight).push_back(*assignment);
   } else if (flag == "--concurrency") options.concurrency = static_cast<int>(parse_count(flag, value, 1, 256));
   else if (flag == "--timeout") options.timeout = parse_seconds(flag, value);
   else if (flag == "--max-attempts") options.retry.max_attempts = parse_count(flag, value, 1, 1000);
@@ -192,6 +195,10 @@ worker::WorkerOptions read_options(int argc, char** argv) {
   }
   for (const auto& [type, value] : reading.in_flight) {
     route_of(options, type, "--max-in-flight").max_in_flight = static_cast<int>(parse_count("--max-in-flight", value, 1, 100'000));
+  }
+  for (const auto& [type, value] : reading.order_by) {
+    if (value != "ticket") refuse("--order-by " + core::printable_event_type(type) + "=" + value + ": the one order is \"ticket\"");
+    route_of(options, type, "--order-by").order_by_ticket = true;
   }
   return options;
 }

@@ -9,6 +9,7 @@
 #include "core/event_type.hpp"
 #include "core/flow.hpp"
 #include "core/keys.hpp"
+#include "core/ticket_order.hpp"
 #include "core/rfc3339.hpp"
 #include "core/worker_record.hpp"
 
@@ -82,7 +83,10 @@ std::string stderr_ending(std::string_view tail) {
 }  // namespace
 
 Worker::Worker(const core::Config& config, WorkerOptions options)
-    : config_(config), options_(std::move(options)), id_(new_worker_id()) {
+    : config_(config),
+      options_(std::move(options)),
+      id_(new_worker_id()),
+      hold_ttl_(core::hold_ttl(options_.retry.backoff_max, options_.timeout, options_.heartbeat_timeout)) {
   for (const Route& route : options_.routes) {
     auto state = std::make_unique<RouteState>();
     state->route = route;
@@ -197,19 +201,43 @@ void Worker::release_flow(Consumer& consumer) {
   consumer.redis.call({"ZREM", core::in_flight_key(config_.queue_prefix, route.type), consumer.id}, error);
 }
 
-// The oldest event of the route's queue: at once when there is one, else waiting a second.
+// The oldest event of the route's queue: at once when there is one, else waiting a second. With
+// --order-by ticket an event taken while its ticket's earlier one runs (or waits for a retry) is
+// parked behind it in the same step, and the next one is taken.
 std::optional<std::string> Worker::take(Consumer& consumer, bool& failed, std::string& error) {
-  const std::string queue = core::queue_key(config_.queue_prefix, consumer.route.route.type);
+  const std::string& prefix = config_.queue_prefix;
+  const std::string& type = consumer.route.route.type;
+  const std::string queue = core::queue_key(prefix, type);
   failed = false;
-  auto reply = consumer.redis.call({"LMOVE", queue, consumer.processing, "RIGHT", "LEFT"}, error);
-  // An error reply (NOREPLICAS, READONLY after a failover) is a Redis failure too: the
-  // connection has been dropped, and the next try finds the primary.
-  if (!reply || reply->is_error()) return error = reply ? reply->text : error, failed = true, std::nullopt;
-  if (auto envelope = reply->as_text()) return envelope;
-  reply = consumer.redis.call({"BLMOVE", queue, consumer.processing, "RIGHT", "LEFT", std::to_string(block_seconds)}, error);
-  // A BLMOVE waiting on a primary that is demoted ends with -UNBLOCKED: retried on the new one.
-  if (!reply || reply->is_error()) return error = reply ? reply->text : error, failed = true, std::nullopt;
-  return reply->as_text();
+  for (int waited = 0;; ++waited) {
+    std::optional<io::RedisValue> reply;
+    if (consumer.route.route.order_by_ticket) {
+      reply = consumer.redis.call({"EVAL", core::take_ordered_script, "3", queue, consumer.processing, core::held_tickets_key(prefix, type),
+                                   core::ticket_hold_key(prefix, type, ""), core::held_key(prefix, type, ""),
+                                   std::to_string(hold_ttl_.count())}, error);
+    } else {
+      reply = consumer.redis.call({"LMOVE", queue, consumer.processing, "RIGHT", "LEFT"}, error);
+    }
+    // An error reply (NOREPLICAS, READONLY after a failover) is a Redis failure too: the
+    // connection has been dropped, and the next try finds the primary.
+    if (!reply || reply->is_error()) return error = reply ? reply->text : error, failed = true, std::nullopt;
+    if (auto envelope = reply->as_text()) return envelope;
+    if (reply->elements.size() == 2) {
+      if (reply->elements[0].as_integer() == 1) return reply->elements[1].as_text();
+      continue;  // parked behind its ticket: take the next one
+    }
+    if (waited > 0 || stopping_) return std::nullopt;
+    // Wait for an event without taking it (an ordered take must go through the script): a move of
+    // the queue's last element onto its own end changes nothing and returns once there is one.
+    const std::string block = std::to_string(block_seconds);
+    reply = consumer.route.route.order_by_ticket
+                ? consumer.redis.call({"BLMOVE", queue, queue, "RIGHT", "RIGHT", block}, error)
+                : consumer.redis.call({"BLMOVE", queue, consumer.processing, "RIGHT", "LEFT", block}, error);
+    // A BLMOVE waiting on a primary that is demoted ends with -UNBLOCKED: retried on the new one.
+    if (!reply || reply->is_error()) return error = reply ? reply->text : error, failed = true, std::nullopt;
+    if (!consumer.route.route.order_by_ticket) return reply->as_text();
+    if (reply->is_nil()) return std::nullopt;
+  }
 }
 
 // An event taken but not to be run now (a stop, a pause) goes back to the consuming end of its
@@ -334,7 +362,9 @@ void Worker::settle(Consumer& consumer, const std::string& envelope, const std::
       break;
   }
   const std::string attempts_field = summary ? core::attempts_field(*summary) : std::string();
-  const core::HeldJob job{config_.queue_prefix, event_type, consumer.processing, envelope, attempts_field, consumer.id};
+  const std::string ticket = consumer.route.route.order_by_ticket && summary ? summary->ticket_id.value_or("") : std::string();
+  const core::HeldJob job{config_.queue_prefix, event_type, consumer.processing, envelope, attempts_field, consumer.id,
+                          ticket, hold_ttl_.count()};
   const core::Transaction transaction = core::outcome_transaction(job, outcome, attempt, failure, now_ms());
   const auto give_up_at = std::chrono::steady_clock::now() + ack_patience;
   for (;;) {
@@ -450,6 +480,7 @@ void Worker::housekeeping() {
     }
     if (record_changed_) publish_record(redis);
     refresh_paused(redis);
+    unstick_tickets(redis);
     const std::string now_text = std::to_string(now_ms());
     for (const auto& route : routes_) {
       const std::string& type = route->route.type;
@@ -461,6 +492,32 @@ void Worker::housekeeping() {
 
   if (unacknowledged_.load() == 0) {
     redis.run_transaction({{"DEL", heartbeat}, {"HDEL", workers, id_}}, error);
+  }
+}
+
+// A ticket whose hold is gone while events wait behind it (its holder purged, the hold expired)
+// lets its next event go. Looked at every few seconds, a few hundred tickets at a time.
+void Worker::unstick_tickets(io::RedisConnection& redis) {
+  static thread_local auto next_look = std::chrono::steady_clock::now();
+  if (std::chrono::steady_clock::now() < next_look) return;
+  next_look = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  const std::string& prefix = config_.queue_prefix;
+  const std::string ttl = std::to_string(hold_ttl_.count());
+  for (const auto& route : routes_) {
+    if (!route->route.order_by_ticket) continue;
+    const std::string& type = route->route.type;
+    std::string error;
+    const auto tickets = redis.call({"SRANDMEMBER", core::held_tickets_key(prefix, type), "300"}, error);
+    if (!tickets || tickets->is_error()) continue;
+    for (const std::string& ticket : tickets->texts()) {
+      const auto moved = redis.call({"EVAL", core::unstick_script, "4", core::ticket_hold_key(prefix, type, ticket),
+                                     core::held_key(prefix, type, ticket), core::queue_key(prefix, type),
+                                     core::held_tickets_key(prefix, type), ticket, ttl}, error);
+      if (moved && moved->as_integer() == 1) {
+        spdlog::warn("ticket {} of type {} had events waiting behind a hold that is gone; the next one goes on", ticket,
+                     core::printable_event_type(type));
+      }
+    }
   }
 }
 

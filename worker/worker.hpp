@@ -28,6 +28,7 @@ struct Route {
   core::Destination destination;
   std::optional<double> rate_per_second;  // across every worker on every host
   std::optional<int> max_in_flight;       // likewise
+  bool order_by_ticket = false;           // one event per ticket at a time, in queue order
 };
 
 struct WorkerOptions {
@@ -85,6 +86,7 @@ class Worker {
   std::optional<std::size_t> return_leftovers(Consumer& consumer);
   std::int64_t count_attempt(Consumer& consumer, const std::string& attempts_field);
   void run_and_settle(Consumer& consumer, const std::string& envelope);
+  void unstick_tickets(io::RedisConnection& redis);
   core::RunReport report_to_circuit(RouteState& route, const DeliveryResult& result);
   void settle(Consumer& consumer, const std::string& envelope, const std::optional<core::EnvelopeSummary>& summary,
               std::int64_t attempt, const core::RunReport& report, const core::JobFailure& failure);
@@ -104,6 +106,7 @@ class Worker {
   std::atomic<bool> housekeeping_done_{false};
   std::atomic<bool> record_changed_{true};
   std::atomic<int> unacknowledged_{0};
+  std::chrono::milliseconds hold_ttl_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<std::thread> threads_;
