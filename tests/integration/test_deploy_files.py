@@ -150,6 +150,60 @@ class SystemdUnits(unittest.TestCase):
         self.assertEqual(exec_start[0], "", "the drop-in must clear Debian's ExecStart first")
         self.assertRegex(exec_start[1], r"^/usr/bin/redis-server /etc/redis/boardhook\.conf .*--supervised systemd")
 
+    def debian_unit_with_drop_ins(self, unit, *drop_ins):
+        """A folder holding Debian's `unit` and our drop-ins for it (paths under deploy/systemd);
+        returns the unit's path there. The package installing `unit` must be installed."""
+        debian_unit = Path("/lib/systemd/system") / unit
+        self.assertTrue(debian_unit.exists(), f"{unit} is not installed; scripts/test installs its package")
+        units = self.dir / f"{unit}-{len(drop_ins)}"
+        (units / f"{unit}.d").mkdir(parents=True)
+        shutil.copy(debian_unit, units)
+        for drop_in in drop_ins:
+            shutil.copy(SYSTEMD / drop_in, units / f"{unit}.d")
+        return units / unit
+
+    def effective_exec_start(self, unit):
+        """The ExecStart systemd runs: the unit's, then each drop-in's in the order of their
+        names, an empty assignment clearing what came before (one command: not a oneshot)."""
+        commands = []
+        for path in [unit] + sorted((unit.parent / f"{unit.name}.d").glob("*.conf")):
+            for value in unit_values(read_unit(path), "ExecStart"):
+                commands = [] if value == "" else commands + [value]
+        self.assertEqual(len(commands), 1, f"{unit.name}: ExecStart {commands}")
+        return commands[0].split()
+
+    def test_the_replication_drop_in_verifies_beside_the_redis_one_and_adds_the_set_s_settings(self):
+        unit = self.debian_unit_with_drop_ins("redis-server.service", "redis-server.service.d/boardhook.conf",
+                                              "redis-server.service.d/replication.conf")
+        self.verify([unit], ("redis-server.service",))
+        argv = self.effective_exec_start(unit)
+        self.assertEqual(argv[:2], ["/usr/bin/redis-server", "/etc/redis/boardhook.conf"])
+        includes = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--include"]
+        # boardhook-replication.conf holds min-replicas-to-write and min-replicas-max-lag.
+        self.assertEqual(includes, ["/etc/redis/boardhook-replication.conf", "/etc/redis/boardhook-auth.conf"])
+        replication = (REPO / "redis/boardhook-replication.conf").read_text()
+        self.assertRegex(replication, r"(?m)^min-replicas-to-write [1-9]")
+        self.assertRegex(replication, r"(?m)^min-replicas-max-lag [1-9]")
+        # Sentinel rewrites the file; an argument would override what it wrote.
+        self.assertNotIn("--replicaof", argv)
+        self.assertNotIn("--slaveof", argv)
+        bind = argv[argv.index("--bind") + 1:argv.index("--bind") + 3]
+        self.assertEqual(bind, ["$BOARDHOOK_REDIS_BIND", "127.0.0.1"], "this host's address, then loopback")
+        self.assertEqual(unit_value(read_unit(unit.parent / "redis-server.service.d/replication.conf"),
+                                    "EnvironmentFile"), "/etc/redis/boardhook-node.env")
+        self.assertIn("systemd", argv[argv.index("--supervised") + 1])
+
+    def test_the_sentinel_drop_in_verifies_on_debians_sentinel_unit_and_runs_the_shipped_file(self):
+        unit = self.debian_unit_with_drop_ins("redis-sentinel.service", "redis-sentinel.service.d/boardhook.conf")
+        self.verify([unit], ("redis-sentinel.service",))
+        argv = self.effective_exec_start(unit)
+        self.assertEqual(argv[:2], ["/usr/bin/redis-sentinel", "/etc/redis/sentinel.conf"])
+        self.assertEqual(argv[argv.index("--pidfile") + 1], unit_value(read_unit(unit), "PIDFile"))
+        self.assertEqual(argv[argv.index("--supervised") + 1], "systemd")
+        # Sentinel rewrites its file: Debian's unit must let it write there.
+        self.assertIn("-/etc/redis", unit_values(read_unit(unit), "ReadWriteDirectories"))
+        self.assertRegex((REPO / "redis/sentinel.conf").read_text(), r"(?m)^sentinel monitor boardhook \S+ \d+ 2$")
+
     def test_every_service_carries_the_hardening_options(self):
         for name, unit in (("handler", self.handler), ("worker", self.worker)):
             for key, want in HARDENING.items():
@@ -234,6 +288,11 @@ class ExampleFiles(unittest.TestCase):
             seen.append(name)
         self.assertEqual(len(seen), len(set(seen)), "a setting given twice")
         self.assertIn("BOARDHOOK_VERIFY_TOKEN_FILE", seen)
+        # The commented alternatives (the replicated set's) are real settings too.
+        commented = re.findall(r"^#(BOARDHOOK_[A-Z_]+)=", (REPO / "deploy/boardhook.env.example").read_text(),
+                               re.MULTILINE)
+        self.assertLessEqual(set(commented), known)
+        self.assertLessEqual({"BOARDHOOK_REDIS_URL", "BOARDHOOK_REDIS_MIN_REPLICAS"}, set(commented))
         self.assertNotIn("BOARDHOOK_LISTEN", seen, "under systemd the socket comes from the .socket unit")
 
     def test_the_worker_config_example_has_only_type_equals_command_lines(self):
