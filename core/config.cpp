@@ -116,6 +116,8 @@ constexpr Setting table[] = {
      false, nullptr, "", "how long a write waits for its replicas"},
     {"BOARDHOOK_DEDUP_SECONDS", &Config::dedup_seconds, Kind::integer, 0, 30 * 86400, "3600", "", Secret::no, false, nullptr,
      "", "an envelope id already queued within this window is not queued again (0: off)"},
+    {"BOARDHOOK_ARCHIVE_SECONDS", &Config::archive_seconds, Kind::integer, 0, 366 * 86400, "0", "", Secret::no, false, nullptr,
+     "", "how long every queued envelope is also kept in the archive stream (0: no archive)"},
     {"BOARDHOOK_QUEUE_PREFIX", &Config::queue_prefix, Kind::text, 0, 0, "boardhook", "", Secret::no, false, check_prefix, "",
      "first part of every key"},
     {"BOARDHOOK_MAX_BODY_BYTES", &Config::max_body_bytes, Kind::size, 1024, 256ll << 20, "4M", "", Secret::no, false, nullptr,

@@ -27,6 +27,7 @@ struct Config {
   int redis_min_replicas = 0;              // replicas that must confirm a batch before its 200
   int redis_wait_timeout_ms = 0;           // how long WAIT waits for them
   int dedup_seconds = 0;                   // 0: an envelope id queued again is queued again
+  int archive_seconds = 0;                 // 0: no archive; else every queued envelope is kept this long
   std::string queue_prefix;
   std::size_t max_body_bytes = 0;
   int redis_timeout_ms = 0;

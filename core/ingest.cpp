@@ -3,21 +3,31 @@
 
 #include "core/envelope.hpp"
 #include "core/keys.hpp"
+#include "core/ticket_order.hpp"
 
 namespace boardhook::core {
 
 // KEYS: per group, its queue, the event-types set and the counters hash.
-// ARGV: dedup seconds (0: off), the seen-key prefix, then per group: the event type, the counter
-// field, the number of envelopes n, then n pairs of (id, envelope).
-const std::string_view ingest_script = R"lua(#!lua
+// ARGV: dedup seconds (0: off), the seen-key prefix, archive retention in ms (0: off), the archive
+// stream, then per group: the event type, the counter field, the number of envelopes n, then n
+// pairs of (id, envelope).
+namespace {
+
+const std::string_view script_body = R"lua(
 local dedup = tonumber(ARGV[1])
 local seen = ARGV[2]
+local retention, archive = tonumber(ARGV[3]), ARGV[4]
+local archived_after = '0'
+if retention > 0 then
+  local t = redis.call('TIME')
+  archived_after = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - retention)
+end
 local function holds(key, kind)
   local found = redis.call('TYPE', key)['ok']
   return found == 'none' or found == kind
 end
 local results = {}
-local a = 3
+local a = 5
 for g = 1, #KEYS, 3 do
   local queue, types, counters = KEYS[g], KEYS[g + 1], KEYS[g + 2]
   local event_type, field, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
@@ -32,6 +42,10 @@ for g = 1, #KEYS, 3 do
         skipped = skipped + 1
       else
         redis.call('LPUSH', queue, ARGV[i + 1])
+        if retention > 0 then
+          redis.call('XADD', archive, 'MINID', archived_after, '*', 'type', event_type,
+                     'ticket', ticket_of(ARGV[i + 1]) or '', 'envelope', ARGV[i + 1])
+        end
         queued = queued + 1
       end
     end
@@ -45,6 +59,17 @@ end
 return results
 )lua";
 
+}  // namespace
+
+std::string_view ingest_script() {
+  static const std::string text = "#!lua\n" + std::string(lua_ticket_of) + std::string(script_body);
+  return text;
+}
+
+IngestOptions ingest_options(std::string_view prefix, std::int64_t dedup_seconds, std::int64_t archive_seconds) {
+  return {dedup_seconds, seen_key_prefix(prefix), archive_seconds, archive_key(prefix)};
+}
+
 namespace {
 
 bool same_group(const StoreEvents& a, const StoreEvents& b) {
@@ -54,8 +79,7 @@ bool same_group(const StoreEvents& a, const StoreEvents& b) {
 
 }  // namespace
 
-IngestCommand ingest_command_for(std::span<const StoreEvents* const> stores, std::int64_t dedup_seconds,
-                                 std::string_view seen_prefix) {
+IngestCommand ingest_command_for(std::span<const StoreEvents* const> stores, const IngestOptions& options) {
   IngestCommand command;
   // The first request of each group; groups are few (one per event type in the batch), so a
   // linear search beats a map.
@@ -74,12 +98,14 @@ IngestCommand ingest_command_for(std::span<const StoreEvents* const> stores, std
   command.groups = heads.size();
   Transaction& t = command.transaction;
   const auto own = [&t](std::string text) -> std::string_view { return t.owned.emplace_back(std::move(text)); };
-  RedisCommand eval{"EVAL", ingest_script, own(std::to_string(3 * heads.size()))};
+  RedisCommand eval{"EVAL", ingest_script(), own(std::to_string(3 * heads.size()))};
   for (const StoreEvents* head : heads) {
     eval.insert(eval.end(), {head->queue_key, head->event_types_key, head->counters_key});
   }
-  eval.push_back(own(std::to_string(dedup_seconds)));
-  eval.push_back(seen_prefix);
+  eval.push_back(own(std::to_string(options.dedup_seconds)));
+  eval.push_back(own(options.seen_prefix));
+  eval.push_back(own(std::to_string(options.archive_seconds * 1000)));
+  eval.push_back(own(options.archive_key));
   for (std::size_t group = 0; group < heads.size(); ++group) {
     eval.insert(eval.end(), {heads[group]->event_type, own(counter_field(Counter::queued, heads[group]->event_type)),
                              own(std::to_string(events[group]))});

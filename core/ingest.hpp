@@ -19,7 +19,7 @@
 namespace boardhook::core {
 
 // The script's text, for EVAL (Redis caches it by its SHA-1).
-extern const std::string_view ingest_script;
+std::string_view ingest_script();
 
 // The EVAL of one batch. Requests with the same queue form a group: one push loop, one SADD and
 // one HINCRBY, their envelopes in request order, so a queue receives them in the order the
@@ -31,8 +31,15 @@ struct IngestCommand {
   std::size_t groups = 0;
 };
 
-// `dedup_seconds` 0: nothing is skipped. `seen_prefix` is keys.hpp's seen_key_prefix.
-IngestCommand ingest_command_for(std::span<const StoreEvents* const> stores, std::int64_t dedup_seconds,
-                                 std::string_view seen_prefix);
+struct IngestOptions {
+  std::int64_t dedup_seconds = 0;  // 0: nothing is skipped
+  std::string seen_prefix;         // keys.hpp's seen_key_prefix
+  std::int64_t archive_seconds = 0;  // 0: no archive; else each queued envelope is also appended
+  std::string archive_key;           // to this stream, entries older than that trimmed
+};
+// The options of a handler's writes, from its configuration.
+IngestOptions ingest_options(std::string_view prefix, std::int64_t dedup_seconds, std::int64_t archive_seconds);
+
+IngestCommand ingest_command_for(std::span<const StoreEvents* const> stores, const IngestOptions& options);
 
 }  // namespace boardhook::core

@@ -77,6 +77,8 @@ json::object to_json(const QueueStats& stats, const QueueStats* previous) {
     type["dead"] = row.dead;
     type["oldest_age_ms"] = optional_number(row.oldest_age_ms);
     type["paused"] = row.paused;
+    type["held_tickets"] = row.held_tickets;
+    type["held_events"] = row.held_events;
     json::object totals, rates;
     for (const Counter counter : all_counters) {
       totals[counter_name(counter)] = total_of(&row, counter);
@@ -101,6 +103,15 @@ json::object to_json(const QueueStats& stats, const QueueStats* previous) {
     out["spool"] = std::move(spool);
   } else {
     out["spool"] = nullptr;
+  }
+  if (stats.archive) {
+    json::object archive;
+    archive["entries"] = stats.archive->entries;
+    archive["memory_bytes"] = optional_number(stats.archive->memory_bytes);
+    archive["oldest_age_ms"] = optional_number(stats.archive->oldest_age_ms);
+    out["archive"] = std::move(archive);
+  } else {
+    out["archive"] = nullptr;
   }
   return out;
 }

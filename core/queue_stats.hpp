@@ -22,6 +22,8 @@ struct TypeStats {
   std::int64_t dead = 0;
   std::optional<std::int64_t> oldest_age_ms;  // of the oldest queued event
   bool paused = false;                        // boardhook-queues pause
+  std::int64_t held_tickets = 0;              // --order-by ticket: tickets with events waiting
+  std::int64_t held_events = 0;               // and those events
   std::map<Counter, std::int64_t> totals;     // the running totals of <prefix>:counters
 };
 
@@ -51,17 +53,25 @@ struct SpoolStats {
   std::optional<std::int64_t> oldest_age_ms;
 };
 
+// The archive stream (BOARDHOOK_ARCHIVE_SECONDS).
+struct ArchiveStats {
+  std::int64_t entries = 0;
+  std::optional<std::int64_t> memory_bytes;     // Redis's estimate (MEMORY USAGE)
+  std::optional<std::int64_t> oldest_age_ms;
+};
+
 struct QueueStats {
   std::int64_t at_ms = 0;
   std::vector<TypeStats> types;      // by name
   std::vector<WorkerStats> workers;  // by id
   std::int64_t rejected = 0;         // refused requests kept
   std::optional<SpoolStats> spool;   // when the spool folder is visible from here
+  std::optional<ArchiveStats> archive;  // when there is one
 };
 
-// {"at","at_ms","types":[{"type","queued","processing","retry","dead","oldest_age_ms","totals"
-// [,"per_second"]}],"workers":[{"id","alive","last_heartbeat_ms","running",...record}],
-// "rejected","spool"}. With `previous`, each type row gets its totals' change per second.
+// {"at","at_ms","types":[{"type","queued","processing","retry","dead","oldest_age_ms","paused",
+// "held_tickets","held_events","totals"[,"per_second"]}],"workers":[{"id","alive",
+// "last_heartbeat_ms","running",...record}],"rejected","spool","archive"}. With `previous`, each type row gets its totals' change per second.
 boost::json::object to_json(const QueueStats& stats, const QueueStats* previous = nullptr);
 
 // The change of a type's running total per second between two snapshots (0 when unknown).

@@ -3,10 +3,16 @@
 
 namespace boardhook::core {
 
-const std::string_view take_ordered_script = R"lua(#!lua
+const std::string_view lua_ticket_of = R"lua(
+local function ticket_of(envelope) return string.match(envelope, '"ticket_id":(%-?%d+)') end
+)lua";
+
+namespace {
+
+const std::string_view take_ordered_body = R"lua(
 local envelope = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
 if not envelope then return false end
-local ticket = string.match(envelope, '"ticket_id":(%-?%d+)')
+local ticket = ticket_of(envelope)
 if not ticket then return {1, envelope} end
 local hold = ARGV[1] .. ticket
 local me = redis.sha1hex(envelope)
@@ -20,6 +26,13 @@ redis.call('RPUSH', ARGV[2] .. ticket, envelope)
 redis.call('SADD', KEYS[3], ticket)
 return {0, envelope}
 )lua";
+
+}  // namespace
+
+std::string_view take_ordered_script() {
+  static const std::string text = "#!lua\n" + std::string(lua_ticket_of) + std::string(take_ordered_body);
+  return text;
+}
 
 const std::string_view release_script = R"lua(#!lua
 if redis.call('GET', KEYS[1]) ~= redis.sha1hex(ARGV[1]) then return 0 end

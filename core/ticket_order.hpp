@@ -11,6 +11,11 @@
 
 namespace boardhook::core {
 
+// Lua: ticket_of(envelope), the envelope's ticket id as text, or nil. It reads the envelope's own
+// "ticket_id" member: in an envelope made by make_envelope it is the first text that can hold that
+// name unescaped (every string before it escapes its quotes).
+extern const std::string_view lua_ticket_of;
+
 // Takes the oldest event of an ordered queue and, in the same step, decides whether it may run:
 // taking and deciding apart, two consumers taking a ticket's consecutive events could park them in
 // the wrong order. KEYS: queue, processing list, held-tickets set. ARGV: the hold key and the held
@@ -18,7 +23,7 @@ namespace boardhook::core {
 // Returns nil: the queue is empty; {1, envelope}: run it (it holds its ticket, or has none);
 // {0, envelope}: it waits in its ticket's held list. The ticket is read from the envelope's own
 // "ticket_id" member, the first in the text that can hold that name unescaped.
-extern const std::string_view take_ordered_script;
+std::string_view take_ordered_script();
 
 // KEYS: hold, held list, queue, held-tickets set. ARGV: envelope, ticket, hold TTL (ms). If the
 // envelope holds the ticket, the next held event (if any) takes the hold and is pushed to the

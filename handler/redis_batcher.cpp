@@ -118,7 +118,7 @@ void RedisBatcher::write_batch(const std::vector<Pending*>& batch) {
   stores.reserve(batch.size());
   for (const Pending* pending : batch) stores.push_back(pending->store);
   const core::IngestCommand command =
-      core::ingest_command_for(stores, config_.dedup_seconds, core::seen_key_prefix(config_.queue_prefix));
+      core::ingest_command_for(stores, core::ingest_options(config_.queue_prefix, config_.dedup_seconds, config_.archive_seconds));
 
   std::string error;
   const auto result = io::run_ingest(connection_, command, config_.redis_min_replicas, config_.redis_wait_timeout_ms, error);

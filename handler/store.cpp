@@ -37,7 +37,8 @@ bool deliver_spool_record(io::RedisConnection& redis, const core::Config& config
     // delivered once replicated, or the segment would be deleted while the events live in one
     // Redis process alone.
     const core::StoreEvents* const stores[] = {&*store};
-    const auto command = core::ingest_command_for(stores, config.dedup_seconds, core::seen_key_prefix(config.queue_prefix));
+    const auto command =
+        core::ingest_command_for(stores, core::ingest_options(config.queue_prefix, config.dedup_seconds, config.archive_seconds));
     const auto result = io::run_ingest(redis, command, config.redis_min_replicas, config.redis_wait_timeout_ms, error);
     if (!result) return false;
     if (!result->groups.front().stored) {

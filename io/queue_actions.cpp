@@ -85,7 +85,7 @@ ActionResult replay_rejected(RedisConnection& redis, const core::Config& config,
       return result;
     }
     const core::StoreEvents* const stores[] = {&*replay.store};
-    core::IngestCommand ingest = core::ingest_command_for(stores, config.dedup_seconds, core::seen_key_prefix(config.queue_prefix));
+    core::IngestCommand ingest = core::ingest_command_for(stores, core::ingest_options(config.queue_prefix, config.dedup_seconds, config.archive_seconds));
     ingest.transaction.commands.push_back({"LREM", rejected_list, "1", text});
     std::string error;
     const auto replies = redis.transaction(ingest.transaction.commands, error);

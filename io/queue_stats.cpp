@@ -92,6 +92,31 @@ bool read_workers(RedisConnection& redis, const std::string& prefix, core::Queue
   return true;
 }
 
+// KEYS[1] the held-tickets set, ARGV[1] the held lists' key without the ticket: {tickets, events}.
+constexpr const char* count_held_script = R"lua(
+local tickets = redis.call('SMEMBERS', KEYS[1])
+local events = 0
+for _, ticket in ipairs(tickets) do events = events + redis.call('LLEN', ARGV[1] .. ticket) end
+return {#tickets, events}
+)lua";
+
+// The archive stream's length, Redis's estimate of its memory, and its oldest entry's age.
+std::optional<core::ArchiveStats> read_archive_stats(RedisConnection& redis, const std::string& prefix, std::int64_t now,
+                                                     std::string& error) {
+  const std::string key = core::archive_key(prefix);
+  const auto replies = checked(redis.transaction_replies({{"XLEN", key}, {"MEMORY", "USAGE", key}, {"XRANGE", key, "-", "+", "COUNT", "1"}},
+                                                         error), error);
+  if (!replies) return std::nullopt;
+  core::ArchiveStats archive;
+  archive.entries = (*replies)[0].as_integer().value_or(0);
+  archive.memory_bytes = (*replies)[1].as_integer();
+  const RedisValue& oldest = (*replies)[2];
+  if (!oldest.elements.empty() && !oldest.elements[0].elements.empty()) {
+    archive.oldest_age_ms = now - std::strtoll(oldest.elements[0].elements[0].text.c_str(), nullptr, 10);
+  }
+  return archive;
+}
+
 // Each type's queue, retry set, dead letters and oldest event, and its running totals.
 bool read_types(RedisConnection& redis, const std::string& prefix, const std::set<std::string>& types,
                 const std::vector<std::string>& counter_fields, const std::map<std::string, std::int64_t>& processing_by_type,
@@ -110,6 +135,9 @@ bool read_types(RedisConnection& redis, const std::string& prefix, const std::se
     reads.push_back({"ZCARD", keys.emplace_back(core::retry_key(prefix, type))});
     reads.push_back({"LLEN", keys.emplace_back(core::dead_key(prefix, type))});
     reads.push_back({"LINDEX", queue, "-1"});
+    // --order-by ticket: the held tickets, and the events waiting in their lists.
+    reads.push_back({"EVAL", count_held_script, "1", keys.emplace_back(core::held_tickets_key(prefix, type)),
+                     keys.emplace_back(core::held_key(prefix, type, ""))});
   }
   if (reads.empty()) return true;
   const auto counts = checked(redis.transaction_replies(reads, error), error);
@@ -122,6 +150,11 @@ bool read_types(RedisConnection& redis, const std::string& prefix, const std::se
     row.retry = (*counts)[next++].as_integer().value_or(0);
     row.dead = (*counts)[next++].as_integer().value_or(0);
     row.oldest_age_ms = age_of_envelope((*counts)[next++].as_text(), stats.at_ms);
+    const RedisValue& held = (*counts)[next++];
+    if (held.elements.size() == 2) {
+      row.held_tickets = held.elements[0].as_integer().value_or(0);
+      row.held_events = held.elements[1].as_integer().value_or(0);
+    }
     const auto processing = processing_by_type.find(type);
     row.processing = processing == processing_by_type.end() ? 0 : processing->second;
     row.totals = totals_by_key_part[core::event_type_key_part(type)];
@@ -165,6 +198,9 @@ std::optional<core::QueueStats> collect_queue_stats(RedisConnection& redis, cons
   if (!read_types(redis, prefix, types, (*names)[2].texts(), processing_by_type, stats, error)) return std::nullopt;
   for (core::TypeStats& row : stats.types) row.paused = std::find(paused.begin(), paused.end(), row.type) != paused.end();
   stats.spool = spool_stats(spool_dir, stats.at_ms);
+  auto archive = read_archive_stats(redis, prefix, stats.at_ms, error);
+  if (!archive) return std::nullopt;
+  if (archive->entries > 0) stats.archive = archive;
   return stats;
 }
 

@@ -27,6 +27,10 @@ constexpr const char* usage =
     "  pause TYPE / resume TYPE          stop (start again) every worker taking TYPE; queueing goes on\n"
     "  purge-dead TYPE --yes             delete the dead letters of TYPE\n"
     "  replay-rejected --id REQUEST_ID --yes   validate a kept body again and queue it if it passes\n"
+    "  archive [filters] [--limit N] [--newest]   archived events (BOARDHOOK_ARCHIVE_SECONDS), 100 unless\n"
+    "                                    --limit; filters: --type TYPE, --ticket N, --since T, --until T\n"
+    "  archive export [filters] [--output FILE]   every selected envelope as JSON Lines\n"
+    "  replay --from-archive [filters] --dry-run|--yes   archived events back into their queues\n"
     "  doctor [--spool-dir DIR]          can this Redis keep an event answered 200? (exit 1 if not)\n"
     "TYPE is an event type as sent, or with %XX escapes (see the README).\n"
     "Redis and the prefix come from BOARDHOOK_REDIS_URL and BOARDHOOK_QUEUE_PREFIX.\n"
@@ -42,12 +46,14 @@ constexpr Subcommand subcommands[] = {
     {"stats", stats},         {"peek", peek},           {"dead", dead},
     {"rejected", rejected},   {"requeue", requeue},     {"purge-dead", purge_dead},
     {"replay-rejected", replay_rejected}, {"doctor", doctor}, {"pause", pause}, {"resume", resume},
+    {"archive", archive},     {"replay", replay},
 };
 
 constexpr core::OptionSpec option_table[] = {
     {"--help", false, "-h"}, {"--json"}, {"--yes"}, {"--watch"}, {"--newest"},
     {"--interval", true},    {"--id", true}, {"--spool-dir", true}, {"--dry-run"}, {"--since", true},
     {"--until", true},       {"--error", true}, {"--exit-code", true}, {"--http-status", true},
+    {"--type", true},        {"--ticket", true}, {"--limit", true}, {"--output", true}, {"--from-archive"},
 };
 
 int refuse(const std::string& message) {
@@ -75,6 +81,11 @@ std::optional<int> read_options(const core::CommandLine& line, Options& options)
     else if (option.name == "--error") options.error_text = option.value;
     else if (option.name == "--exit-code") options.exit_code = option.value;
     else if (option.name == "--http-status") options.http_status = option.value;
+    else if (option.name == "--type") options.type = option.value;
+    else if (option.name == "--ticket") options.ticket = option.value;
+    else if (option.name == "--limit") options.limit = option.value;
+    else if (option.name == "--output") options.output = option.value;
+    else if (option.name == "--from-archive") options.from_archive = true;
     else if (option.name == "--interval") {
       char* end = nullptr;
       const double seconds = std::strtod(option.value.c_str(), &end);

@@ -28,7 +28,9 @@ struct Options {
   bool json = false, yes = false, watch = false, newest = false, dry_run = false;
   double interval = 2.0;
   std::string id, spool_dir;
+  bool from_archive = false;
   std::string since, until, error_text, exit_code, http_status;  // requeue's filters
+  std::string type, ticket, limit, output;                         // the archive's
   std::vector<std::string> words;  // the subcommand and its positional arguments
 };
 
@@ -78,5 +80,7 @@ int replay_rejected(Session& session);
 int doctor(Session& session);
 int pause(Session& session);
 int resume(Session& session);
+int archive(Session& session);
+int replay(Session& session);
 
 }  // namespace boardhook::tools

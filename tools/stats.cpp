@@ -31,13 +31,15 @@ core::QueueStats collect(Session& session) {
 }
 
 void print_types(const core::QueueStats& stats, const core::QueueStats* previous) {
-  std::printf("%-32s %8s %10s %6s %6s %9s", "EVENT TYPE", "QUEUED", "PROCESSING", "RETRY", "DEAD", "OLDEST");
+  std::printf("%-32s %8s %10s %6s %6s %9s %12s", "EVENT TYPE", "QUEUED", "PROCESSING", "RETRY", "DEAD", "OLDEST", "HELD(TICKETS)");
   if (previous != nullptr) std::printf(" %9s %9s", "IN/S", "DONE/S");
   std::printf("\n");
   for (const core::TypeStats& row : stats.types) {
-    std::printf("%-32s %8lld %10lld %6lld %6lld %9s", row.type.c_str(), static_cast<long long>(row.queued),
+    // HELD (--order-by ticket): events waiting behind their ticket's running one (their tickets).
+    const std::string held = row.held_tickets == 0 ? "-" : std::to_string(row.held_events) + " (" + std::to_string(row.held_tickets) + ")";
+    std::printf("%-32s %8lld %10lld %6lld %6lld %9s %12s", row.type.c_str(), static_cast<long long>(row.queued),
                 static_cast<long long>(row.processing), static_cast<long long>(row.retry), static_cast<long long>(row.dead),
-                age_text(row.oldest_age_ms).c_str());
+                age_text(row.oldest_age_ms).c_str(), held.c_str());
     if (previous != nullptr) {
       std::printf(" %9.1f %9.1f", core::rate_per_second(stats, *previous, row.type, core::Counter::queued),
                   core::rate_per_second(stats, *previous, row.type, core::Counter::done));
@@ -73,6 +75,11 @@ void print_workers(const core::QueueStats& stats) {
 
 void print_rest(const core::QueueStats& stats) {
   std::printf("\nrejected requests kept: %lld\n", static_cast<long long>(stats.rejected));
+  if (stats.archive) {
+    std::printf("archive: %lld event(s), oldest %s, about %s bytes in Redis\n", static_cast<long long>(stats.archive->entries),
+                age_text(stats.archive->oldest_age_ms).c_str(),
+                stats.archive->memory_bytes ? std::to_string(*stats.archive->memory_bytes).c_str() : "?");
+  }
   if (!stats.spool) {
     std::printf("spool: not visible from here (give --spool-dir or BOARDHOOK_SPOOL_DIR)\n");
     return;

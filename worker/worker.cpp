@@ -212,7 +212,7 @@ std::optional<std::string> Worker::take(Consumer& consumer, bool& failed, std::s
   for (int waited = 0;; ++waited) {
     std::optional<io::RedisValue> reply;
     if (consumer.route.route.order_by_ticket) {
-      reply = consumer.redis.call({"EVAL", core::take_ordered_script, "3", queue, consumer.processing, core::held_tickets_key(prefix, type),
+      reply = consumer.redis.call({"EVAL", core::take_ordered_script(), "3", queue, consumer.processing, core::held_tickets_key(prefix, type),
                                    core::ticket_hold_key(prefix, type, ""), core::held_key(prefix, type, ""),
                                    std::to_string(hold_ttl_.count())}, error);
     } else {

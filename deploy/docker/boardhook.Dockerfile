@@ -29,7 +29,7 @@ RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release -DBOARDHOOK_TESTS=OFF -DB
 FROM debian:12-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        libfcgi0ldbl libhiredis0.14 libboost-json1.81.0 libboost-url1.81.0 libssl3 libspdlog1.10 libfmt9 \
+        libfcgi0ldbl libhiredis0.14 libboost-json1.81.0 libboost-url1.81.0 libssl3 libspdlog1.10 libfmt9 libcurl4 \
  && rm -rf /var/lib/apt/lists/*
 # Fixed ids, the same in every boardhook image, so that named volumes keep one owner.
 RUN groupadd --system --gid 10001 boardhook \

@@ -150,14 +150,14 @@ class Queues(harness.StackTest):
     def test_stats_table_shows_the_same_numbers_in_the_right_rows(self):
         now, beat, _ = self.fill_for_stats()
         out = self.ok("stats").stdout.decode()
-        self.assertRegex(out.splitlines()[0], r"^EVENT TYPE\s+QUEUED\s+PROCESSING\s+RETRY\s+DEAD\s+OLDEST\s*$")
+        self.assertRegex(out.splitlines()[0], r"^EVENT TYPE\s+QUEUED\s+PROCESSING\s+RETRY\s+DEAD\s+OLDEST\s+HELD\(TICKETS\)\s*$")
         rows = self.table_rows(out, {A, B, C, D})
         self.assertEqual(rows[A][:4], ["3", "1", "2", "1"], out)
         self.assertRegex(rows[A][4], r"^1m3[0-3]s$", out)   # 90 s and the few it took
         self.assertEqual(rows[B][:4], ["1", "1", "0", "2"], out)
         self.assertRegex(rows[B][4], r"^[2-5]s$", out)
-        self.assertEqual(rows[C], ["0", "1", "0", "0", "-"], out)
-        self.assertEqual(rows[D], ["0", "0", "0", "0", "-"], out)
+        self.assertEqual(rows[C], ["0", "1", "0", "0", "-", "-"], out)
+        self.assertEqual(rows[D], ["0", "0", "0", "0", "-", "-"], out)
         workers = self.table_rows(out, {"host-x:111", "host-y:222"})
         self.assertEqual(workers["host-x:111"][:3], ["alive", "2", "2"], out)
         self.assertRegex(" ".join(workers["host-x:111"][3:]), r"^[1-4]s ago$", out)

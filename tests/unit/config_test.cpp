@@ -132,7 +132,7 @@ TEST_CASE("every setting name is one this test file exercises") {
       "BOARDHOOK_REDIS_BATCH_WAIT_US", "BOARDHOOK_REDIS_URL_FILE", "BOARDHOOK_REDIS_SENTINEL_PASSWORD",
       "BOARDHOOK_REDIS_SENTINEL_PASSWORD_FILE", "BOARDHOOK_REDIS_MIN_REPLICAS", "BOARDHOOK_REDIS_WAIT_TIMEOUT_MS",
       "BOARDHOOK_DEDUP_SECONDS", "BOARDHOOK_WEB_ACTIONS",
-      "BOARDHOOK_SIGNING_SECRET", "BOARDHOOK_SIGNING_SECRET_FILE"};
+      "BOARDHOOK_SIGNING_SECRET", "BOARDHOOK_SIGNING_SECRET_FILE", "BOARDHOOK_ARCHIVE_SECONDS"};
   const std::vector<std::string> names = setting_names();
   CHECK(names.size() == tested.size());
   for (const auto& name : names) {
@@ -438,6 +438,8 @@ TEST_CASE("replication, deduplication and Sentinel settings are read, and the Se
   CHECK_THAT(summary, !Catch::Contains("sentinel-secret"));
   CHECK_THAT(summary, Catch::Contains("sentinel:boardhook@s1:26379,s2:26379/1"));
   CHECK(Config{}.dedup_seconds == 3600);
+  CHECK(Config{}.archive_seconds == 0);
+  CHECK(load(with_token({{"BOARDHOOK_ARCHIVE_SECONDS", "86400"}})).archive_seconds == 86400);
   CHECK(Config{}.redis_min_replicas == 0);
 }
 
