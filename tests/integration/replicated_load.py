@@ -130,6 +130,12 @@ class App:
         return [s for s in self.load.sent if s.started is not None and s.started >= since
                 and (until is None or s.started < until)]
 
+    def lost_when(self, missing, fault_at):
+        """'', or when the POSTs whose events are missing were sent (s from the fault)."""
+        ids = set(missing)
+        lost = sorted(s.started - fault_at for s in self.load.sent if ids.intersection(s.ids))
+        return f"; lost: events of {len(lost)} POSTs sent {lost[0]:+.2f} to {lost[-1]:+.2f} s" if lost else ""
+
     def not_200(self, fault_at):
         """'none', or how many POSTs were not answered 200 and when they were sent (s from the fault)."""
         bad = sorted(s.started - fault_at for s in self.load.sent if s.status != 200 and s.started is not None)

@@ -81,7 +81,7 @@ class FailoverUnderLoad(ReplicatedLoadTest):
             counts, missing = app.reckon(new)
             results[app.name] = counts, missing
             final = timeline.samples[-1][2][app.name] or {}
-            self.say(f"sigkill, {app.variant}: {counts_text(counts)}; "
+            self.say(f"sigkill, {app.variant}: {counts_text(counts)}{app.lost_when(missing, killed_at)}; "
                      f"spooled {describe_window(timeline.increases(app, 'boardhook_events_spooled_total'), killed_at)}, "
                      f"{timeline.describe_spool(app, killed_at)}; "
                      f"not 200: {app.not_200(killed_at)}; first write on {new.name} {resumed[app.name] - killed_at:+.1f} s "

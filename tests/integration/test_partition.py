@@ -121,7 +121,8 @@ class PartitionUnderLoad(ReplicatedLoadTest):
             alone = {i for ids in held_before_heal[app.name].values() for i in ids} - replicated[app.name]
             results[app.name] = counts, missing, alone & acked
             final = timeline.samples[-1][2][app.name] or {}
-            self.say(f"partition, {app.variant}: {counts_text(counts)}; {old.name} took {len(alone)} events alone "
+            self.say(f"partition, {app.variant}: {counts_text(counts)}{app.lost_when(missing, cut_at)}; "
+                     f"{old.name} took {len(alone)} events alone "
                      f"after the cut, {len(alone & acked)} of them answered 200, {len(alone & acked & set(missing))} "
                      f"of those lost; "
                      f"spooled {describe_window(timeline.increases(app, 'boardhook_events_spooled_total'), cut_at)}, "
