@@ -110,7 +110,8 @@ int serve_process(const core::Config& config, int listen_fd, handler::MetricsReg
     }
   }
   handler::EventStore store(
-      config, spool.get(), [&metrics](std::size_t records) { metrics.record_drained(records); },
+      config, spool.get(),
+      [&metrics](std::size_t records, std::int64_t duplicates) { metrics.record_drained(records, duplicates); },
       [&metrics](std::size_t requests, std::int64_t duplicates) { metrics.record_redis_batch(requests, duplicates); });
   auto current = std::make_shared<const core::Config>(config);
   handler::Server server(current, listen_fd, store, metrics, spool.get());

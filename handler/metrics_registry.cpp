@@ -27,7 +27,10 @@ void MetricsRegistry::record_stored(std::string_view event_type, std::uint64_t e
 }
 
 void MetricsRegistry::record_spooled(std::uint64_t events) { spooled_.fetch_add(events, std::memory_order_relaxed); }
-void MetricsRegistry::record_drained(std::uint64_t records) { drained_.fetch_add(records, std::memory_order_relaxed); }
+void MetricsRegistry::record_drained(std::uint64_t records, std::int64_t duplicates_skipped) {
+  drained_.fetch_add(records, std::memory_order_relaxed);
+  duplicates_skipped_.fetch_add(static_cast<std::uint64_t>(duplicates_skipped), std::memory_order_relaxed);
+}
 void MetricsRegistry::record_redis_failure() { redis_failures_.fetch_add(1, std::memory_order_relaxed); }
 void MetricsRegistry::record_redis_batch(std::uint64_t requests, std::int64_t duplicates_skipped) {
   redis_batches_.fetch_add(1, std::memory_order_relaxed);

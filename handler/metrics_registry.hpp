@@ -19,7 +19,7 @@ class MetricsRegistry {
   void record_request(std::string_view method, int status);
   void record_stored(std::string_view event_type, std::uint64_t events);
   void record_spooled(std::uint64_t events);
-  void record_drained(std::uint64_t records);
+  void record_drained(std::uint64_t records, std::int64_t duplicates_skipped);
   void record_redis_write(std::uint64_t microseconds);
   void record_redis_failure();
   void record_redis_batch(std::uint64_t requests, std::int64_t duplicates_skipped);

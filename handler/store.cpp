@@ -30,7 +30,7 @@ std::string describe_status(const io::SpoolStatus& status) {
 }  // namespace
 
 bool deliver_spool_record(io::RedisConnection& redis, const core::Config& config, const core::SpoolRecord& record,
-                          std::string& error) {
+                          std::string& error, std::int64_t* duplicates) {
   if (const auto store = core::store_events_from(record)) {
     // Through the ingest script, so that what was queued before (a batch spooled when its WAIT
     // came up short, a drain cut off before its progress note) is not queued twice; and only
@@ -49,6 +49,8 @@ bool deliver_spool_record(io::RedisConnection& redis, const core::Config& config
       error = "only " + std::to_string(result->replicas) + " replica(s) confirmed the write in time";
       return false;
     }
+    // Counted once delivered: an attempt that failed is made again and would count them twice.
+    if (duplicates != nullptr) *duplicates += result->groups.front().duplicates;
     return true;
   }
   if (const auto reject = core::keep_rejected_from(record)) return redis.run_transaction(core::transaction_for(*reject).commands, error);
@@ -57,7 +59,7 @@ bool deliver_spool_record(io::RedisConnection& redis, const core::Config& config
   return false;
 }
 
-EventStore::EventStore(const core::Config& config, io::Spool* spool, std::function<void(std::size_t)> on_drained,
+EventStore::EventStore(const core::Config& config, io::Spool* spool, std::function<void(std::size_t, std::int64_t)> on_drained,
                        std::function<void(std::size_t, std::int64_t)> on_batch)
     : config_(config),
       spool_(spool),
@@ -101,13 +103,17 @@ void EventStore::keep_rejected(io::RedisConnection& redis, const core::KeepRejec
   spdlog::error("the refused body of request {} is not kept: redis: \"{}\"; spool: \"{}\"", request_id, error, spool_error);
 }
 
-io::DrainResult drain_once(io::Spool& spool, io::RedisConnection& redis, const core::Config& config) {
-  io::DrainResult result = spool.drain(
-      [&](const core::SpoolRecord& record, std::string& error) { return deliver_spool_record(redis, config, record, error); });
+io::DrainResult drain_once(io::Spool& spool, io::RedisConnection& redis, const core::Config& config,
+                           std::int64_t* duplicates) {
+  std::int64_t skipped = 0;
+  io::DrainResult result = spool.drain([&](const core::SpoolRecord& record, std::string& error) {
+    return deliver_spool_record(redis, config, record, error, &skipped);
+  });
   if (result.delivered > 0 || result.torn > 0) {
-    spdlog::info("spool drain: {} record(s) delivered to Redis, {} torn or corrupt stretch(es) skipped{}", result.delivered,
-                 result.torn, result.complete ? "; spool empty" : "");
+    spdlog::info("spool drain: {} record(s) delivered to Redis ({} envelope(s) queued already, skipped), {} torn or "
+                 "corrupt stretch(es) skipped{}", result.delivered, skipped, result.torn, result.complete ? "; spool empty" : "");
   }
+  if (duplicates != nullptr) *duplicates += skipped;
   return result;
 }
 
@@ -143,8 +149,9 @@ void EventStore::drain_loop() {
         spdlog::error("spool drain waiting: Redis unavailable: \"{}\"; events stay on disk", error);
       }
     } else {
-      const io::DrainResult result = drain_once(*spool_, redis, config_);
-      if (on_drained_ && result.delivered > 0) on_drained_(result.delivered);
+      std::int64_t duplicates = 0;
+      const io::DrainResult result = drain_once(*spool_, redis, config_, &duplicates);
+      if (on_drained_ && result.delivered > 0) on_drained_(result.delivered, duplicates);
       if (!result.complete && !result.error.empty() && unreachable_throttle.should_log(std::chrono::minutes(1))) {
         spdlog::error("spool drain stopped: \"{}\"; retrying every {} s", result.error, drain_interval.count());
       }

@@ -19,16 +19,18 @@ namespace boardhook::handler {
 // in one Redis process and on disk; failed: neither.
 enum class StoreOutcome { in_redis, spooled, unreplicated_spooled, failed };
 
-// Delivers one spool record to Redis; the Deliver function of drain passes.
+// Delivers one spool record to Redis; the Deliver function of drain passes. Once delivered, adds
+// to `duplicates` (when given) the envelopes the ingest script skipped as queued already.
 bool deliver_spool_record(io::RedisConnection& redis, const core::Config& config, const core::SpoolRecord& record,
-                          std::string& error);
+                          std::string& error, std::int64_t* duplicates = nullptr);
 
 class EventStore {
  public:
   // `spool` may be null: then a Redis failure is simply a failure. `on_drained` (may be
-  // empty) is told how many spool records each drain pass delivered, `on_batch` (may be
-  // empty) how many requests each Redis batch carried.
-  EventStore(const core::Config& config, io::Spool* spool, std::function<void(std::size_t)> on_drained = {},
+  // empty) is told how many spool records each drain pass delivered and how many of their
+  // envelopes deduplication skipped, `on_batch` (may be empty) how many requests each Redis
+  // batch carried and the envelopes it skipped.
+  EventStore(const core::Config& config, io::Spool* spool, std::function<void(std::size_t, std::int64_t)> on_drained = {},
              std::function<void(std::size_t, std::int64_t)> on_batch = {});
   ~EventStore();
 
@@ -54,14 +56,16 @@ class EventStore {
   const core::Config& config_;
   io::Spool* spool_;
   RedisBatcher batcher_;
-  std::function<void(std::size_t)> on_drained_;
+  std::function<void(std::size_t, std::int64_t)> on_drained_;
   std::thread drainer_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
 };
 
-// One drain pass with its own connection, logging what it did; returns the result.
-io::DrainResult drain_once(io::Spool& spool, io::RedisConnection& redis, const core::Config& config);
+// One drain pass with its own connection, logging what it did; returns the result, and adds to
+// `duplicates` (when given) the envelopes of delivered records that deduplication skipped.
+io::DrainResult drain_once(io::Spool& spool, io::RedisConnection& redis, const core::Config& config,
+                           std::int64_t* duplicates = nullptr);
 
 }  // namespace boardhook::handler

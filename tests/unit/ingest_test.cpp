@@ -81,3 +81,14 @@ TEST_CASE("a batch's arguments point into the requests' envelopes, not copies") 
   CHECK(eval[eval.size() - 1].data() == store.envelopes[0].data());
   CHECK(eval[eval.size() - 3].data() == store.envelopes[0].data());
 }
+
+TEST_CASE("the command keeps its own copy of the seen-key prefix: callers pass a temporary") {
+  const StoreEvents store = store_of("bh", "t", {envelope('1')});
+  const StoreEvents* stores[] = {&store};
+  std::string prefix = "bhone:seen:";
+  std::string archive = "bhone:archive";
+  const IngestCommand command = ingest_command_for(stores, {60, prefix, 0, archive});
+  prefix.assign(prefix.size(), 'x');   // what a dead temporary's bytes may become
+  archive.assign(archive.size(), 'x');
+  CHECK(words(command.transaction.commands[0])[7] == "bhone:seen:");
+}
