@@ -81,3 +81,12 @@ TEST_CASE("a batch's arguments point into the requests' envelopes, not copies") 
   CHECK(eval[eval.size() - 1].data() == store.envelopes[0].data());
   CHECK(eval[eval.size() - 3].data() == store.envelopes[0].data());
 }
+
+TEST_CASE("the command keeps its own copy of the seen-key prefix, which callers pass as a temporary") {
+  const StoreEvents store = store_of("bh", "A", {envelope('1')});
+  const StoreEvents* stores[] = {&store};
+  std::string prefix = "bh:seen:";
+  const IngestCommand command = ingest_command_for(stores, 60, prefix);
+  prefix.assign(prefix.size(), 'x');  // what a destroyed temporary's bytes may become
+  CHECK(words(command.transaction.commands[0])[7] == "bh:seen:");
+}
