@@ -34,14 +34,16 @@ bool Circuit::failed(TimePoint now) {
   ++consecutive_;
   spared_ = false;
   if (state_ == State::closed && consecutive_ < policy_.failures_to_open) return false;
-  // Opening now, or the probe failed: the cool-down starts (longer each time it reopens).
   spared_ = true;
+  // An event taken before the circuit opened, failing now: its attempt is spared, but the
+  // cool-down stands; it grows only when the circuit opens or a probe fails.
+  if (state_ == State::open) return false;
+  // Opening now, or the probe failed: the cool-down starts (longer each time it reopens).
   cooldown_ = cooldown_.count() == 0 ? policy_.cooldown : std::min(cooldown_ * 2, policy_.cooldown_max);
   reopens_at_ = now + cooldown_;
   probe_out_ = false;
-  const bool changed = state_ != State::open;
   state_ = State::open;
-  return changed;
+  return true;
 }
 
 void Circuit::abandoned() { probe_out_ = false; }

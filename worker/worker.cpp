@@ -163,7 +163,8 @@ bool Worker::may_take(Consumer& consumer) {
 }
 
 // The route's limits across every worker: a slot among its jobs in flight, then a share of its
-// rate. False (nothing held) when either says wait.
+// rate. False (nothing held) when either says wait, after waiting as long as it asked: the caller
+// tries again at once, so a consumer told to wait 20 ms for the rate is back in 20 ms.
 bool Worker::acquire_flow(Consumer& consumer) {
   const Route& route = consumer.route.route;
   const std::string& prefix = config_.queue_prefix;
@@ -177,7 +178,10 @@ bool Worker::acquire_flow(Consumer& consumer) {
       redis_failed(consumer, slot ? slot->text : error);
       return false;
     }
-    if (slot->as_integer() != 1) return false;
+    if (slot->as_integer() != 1) {
+      sleep_unless_stopping(flow_poll);  // every slot is taken: look again shortly
+      return false;
+    }
   }
   if (route.rate_per_second) {
     char interval[32], burst[32];
@@ -185,9 +189,9 @@ bool Worker::acquire_flow(Consumer& consumer) {
     std::snprintf(burst, sizeof burst, "%.6f", core::rate_burst(*route.rate_per_second));
     const auto wait = consumer.redis.call({"EVAL", core::rate_script, "1", core::rate_key(prefix, route.type), interval, burst}, error);
     if (!wait || wait->is_error() || wait->as_integer().value_or(1) != 0) {
+      release_flow(consumer);  // no slot held while waiting for the rate
       if (!wait || wait->is_error()) redis_failed(consumer, wait ? wait->text : error);
       else sleep_unless_stopping(std::min(std::chrono::milliseconds(*wait->as_integer()), flow_poll));
-      release_flow(consumer);
       return false;
     }
   }
@@ -392,9 +396,8 @@ void Worker::consume(Consumer& consumer) {
       std::lock_guard lock(consumer.route.mutex);
       consumer.route.circuit.abandoned();
     };
-    if (!acquire_flow(consumer)) {
+    if (!acquire_flow(consumer)) {  // it has waited as long as the limit asked
       let_go();
-      sleep_unless_stopping(flow_poll);
       continue;
     }
     bool failed = false;

@@ -51,6 +51,15 @@ ensure_packages() {
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# ensure_node -- Node.js and npm: whatever is installed (another vendor's nodejs package brings its
+# own npm), else Debian's. The benchmark's Node peer and the tests' check of webhook signatures
+# (npm's standardwebhooks, tests/integration/standardwebhooks/) run on it.
+ensure_node() {
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        ensure_packages nodejs npm
+    fi
+}
+
 # make_dev_ca DIR -- make (or reuse) a development CA and a certificate for localhost signed by it.
 # Writes DIR/ca.pem, DIR/ca.key, DIR/server.pem (leaf then CA, as nginx's ssl_certificate wants)
 # and DIR/server.key. An existing CA is kept; the server certificate is remade only when it is
