@@ -137,6 +137,8 @@ constexpr Setting table[] = {
      "the spool's size limit"},
     {"BOARDHOOK_LOG_LEVEL", &Config::log_level, Kind::choice, 0, 0, "info", "", Secret::no, false, nullptr,
      "debug|info|warn|error", "the least severe log lines written"},
+    {"BOARDHOOK_WEB_ACTIONS", &Config::web_actions, Kind::choice, 0, 0, "off", "", Secret::no, false, nullptr, "off|on",
+     "whether the web view may requeue, purge and replay"},
 };
 
 std::string size_text(std::int64_t bytes) {

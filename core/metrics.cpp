@@ -124,4 +124,64 @@ std::string render_metrics(const MetricsSnapshot& s) {
   return out;
 }
 
+namespace {
+
+void per_type(std::string& out, const QueueStats& stats, std::string_view name, std::string_view type, std::string_view help,
+              std::int64_t (*value)(const TypeStats&)) {
+  header(out, name, type, help);
+  for (const TypeStats& row : stats.types) {
+    out.append(name).append("{type=\"").append(label_value(row.type)).append("\"} ").append(std::to_string(value(row))).append("\n");
+  }
+}
+
+std::int64_t total_of(const TypeStats& row, Counter counter) {
+  const auto found = row.totals.find(counter);
+  return found == row.totals.end() ? 0 : found->second;
+}
+
+}  // namespace
+
+std::string render_queue_metrics(const QueueStats* stats) {
+  std::string out;
+  header(out, "boardhook_queue_redis_up", "gauge", "1 when the queues could be read from Redis for this scrape.");
+  out += stats ? "boardhook_queue_redis_up 1\n" : "boardhook_queue_redis_up 0\n";
+  if (stats == nullptr) return out;
+  per_type(out, *stats, "boardhook_queue_depth", "gauge", "Events waiting in the queue.", [](const TypeStats& r) { return r.queued; });
+  header(out, "boardhook_queue_oldest_age_seconds", "gauge", "Age of the oldest waiting event (absent when none waits).");
+  for (const TypeStats& row : stats->types) {
+    if (!row.oldest_age_ms) continue;
+    out.append("boardhook_queue_oldest_age_seconds{type=\"").append(label_value(row.type)).append("\"} ");
+    out.append(number(static_cast<double>(*row.oldest_age_ms) / 1000.0)).append("\n");
+  }
+  per_type(out, *stats, "boardhook_retry_depth", "gauge", "Events waiting for a retry.", [](const TypeStats& r) { return r.retry; });
+  per_type(out, *stats, "boardhook_processing", "gauge", "Events a worker is running.", [](const TypeStats& r) { return r.processing; });
+  per_type(out, *stats, "boardhook_dead_letters", "gauge", "Dead letters kept.", [](const TypeStats& r) { return r.dead; });
+  per_type(out, *stats, "boardhook_events_queued_total", "counter", "Events queued, by every handler.",
+           [](const TypeStats& r) { return total_of(r, Counter::queued); });
+  per_type(out, *stats, "boardhook_events_done_total", "counter", "Events workers finished.",
+           [](const TypeStats& r) { return total_of(r, Counter::done); });
+  per_type(out, *stats, "boardhook_events_retried_total", "counter", "Failed runs scheduled for a retry.",
+           [](const TypeStats& r) { return total_of(r, Counter::retried); });
+  per_type(out, *stats, "boardhook_events_dead_total", "counter", "Events that became dead letters.",
+           [](const TypeStats& r) { return total_of(r, Counter::dead); });
+  std::int64_t alive = 0;
+  for (const WorkerStats& worker : stats->workers) alive += worker.alive ? 1 : 0;
+  header(out, "boardhook_workers_alive", "gauge", "Workers whose heartbeat is current.");
+  out += "boardhook_workers_alive " + std::to_string(alive) + "\n";
+  header(out, "boardhook_workers_serving", "gauge", "Live workers that take events of the type.");
+  for (const TypeStats& row : stats->types) {
+    std::int64_t serving = 0;
+    for (const WorkerStats& worker : stats->workers) {
+      if (worker.alive && worker.record &&
+          std::find(worker.record->types.begin(), worker.record->types.end(), row.type) != worker.record->types.end()) {
+        ++serving;
+      }
+    }
+    out.append("boardhook_workers_serving{type=\"").append(label_value(row.type)).append("\"} ").append(std::to_string(serving)).append("\n");
+  }
+  header(out, "boardhook_rejected_kept", "gauge", "Refused requests kept in <prefix>:rejected.");
+  out += "boardhook_rejected_kept " + std::to_string(stats->rejected) + "\n";
+  return out;
+}
+
 }  // namespace boardhook::core

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/queue_stats.hpp"
+
 namespace boardhook::core {
 
 // Fixed label sets keep the metrics in fixed-size shared memory (one table for all processes).
@@ -52,5 +54,10 @@ struct MetricsSnapshot {
 
 // Prometheus text exposition format 0.0.4.
 std::string render_metrics(const MetricsSnapshot& snapshot);
+
+// /metrics/queues: what waits in Redis, from one queue snapshot (nullptr: Redis did not answer,
+// and only boardhook_queue_redis_up 0 is written). Every handler process on every host reports
+// the same numbers: they are Redis's, not the process's.
+std::string render_queue_metrics(const QueueStats* stats);
 
 }  // namespace boardhook::core

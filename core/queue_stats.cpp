@@ -43,6 +43,12 @@ json::object worker_json(const WorkerStats& worker) {
   out["alive"] = worker.alive;
   out["last_heartbeat_ms"] = optional_number(worker.last_heartbeat_ms);
   out["running"] = worker.running;
+  json::array jobs;
+  for (const RunningJob& job : worker.jobs) {
+    jobs.emplace_back(json::object{{"consumer", job.consumer}, {"event_id", job.event_id}, {"event_type", job.event_type},
+                                   {"ticket_id", job.ticket_id}, {"received_at", job.received_at}});
+  }
+  out["jobs"] = std::move(jobs);
   return out;
 }
 

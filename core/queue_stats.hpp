@@ -24,12 +24,22 @@ struct TypeStats {
   std::map<Counter, std::int64_t> totals;     // the running totals of <prefix>:counters
 };
 
+// A job in a consumer's processing list.
+struct RunningJob {
+  std::string consumer;     // <worker id>:<n>
+  std::string event_id;     // "" when the element is not an envelope
+  std::string event_type;
+  std::string ticket_id;    // "" when none
+  std::string received_at;
+};
+
 struct WorkerStats {
   std::string id;
   std::optional<WorkerRecord> record;           // nullopt when the stored record is not one
   bool alive = false;
   std::optional<std::int64_t> last_heartbeat_ms;
   std::int64_t running = 0;                     // jobs in its consumers' processing lists
+  std::vector<RunningJob> jobs;
 };
 
 struct SpoolStats {

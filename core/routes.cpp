@@ -6,6 +6,8 @@ namespace boardhook::core {
 Route route_of(std::string_view route_param) {
   if (route_param == "healthz") return Route::healthz;
   if (route_param == "metrics") return Route::metrics;
+  if (route_param == "queue-metrics") return Route::queue_metrics;
+  if (route_param == "web") return Route::web;
   return Route::webhook;
 }
 

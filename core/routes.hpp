@@ -9,12 +9,13 @@
 
 namespace boardhook::core {
 
-enum class Route { webhook, healthz, metrics };
+enum class Route { webhook, healthz, metrics, queue_metrics, web };
 
-// "healthz" and "metrics" are the probes; anything else is the webhook.
+// "healthz", "metrics" and "queue-metrics" are the probes, "web" the operators' view (core/web.hpp);
+// anything else is the webhook.
 Route route_of(std::string_view route_param);
 
-inline bool is_probe(Route route) { return route != Route::webhook; }
+inline bool is_probe(Route route) { return route == Route::healthz || route == Route::metrics || route == Route::queue_metrics; }
 
 // The 405 a probe answers to any method but GET; nullopt when the method is served. The
 // webhook's methods are decide()'s business.

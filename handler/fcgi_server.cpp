@@ -16,6 +16,7 @@
 
 #include "core/decide.hpp"
 #include "core/routes.hpp"
+#include "handler/web.hpp"
 #include "core/event_type.hpp"
 #include "core/health.hpp"
 #include "core/metrics.hpp"
@@ -119,6 +120,7 @@ struct Context {
   handler::MetricsRegistry& metrics;
   io::Spool* spool;
   io::RedisConnection& redis;
+  io::RedisConnection& view_redis;  // the web view's and /metrics/queues' reads: a 1 s timeout
   std::string& body;
 };
 
@@ -206,18 +208,37 @@ void store_events(core::Decision& decision, const core::Request& request, Contex
   }
 }
 
+// The probes and the web view: what operators ask, not the webhook.
+core::Response answer_operator(FCGX_Request& fcgi_request, core::Route route, const core::Request& request, Context& context) {
+  if (const auto refusal = core::refuse_probe_method(route, request.method)) return *refusal;
+  handler::WebContext web{context.config, context.view_redis, context.spool,
+                          [&context] { return answer_health(context).body; }};
+  switch (route) {
+    case core::Route::healthz: return answer_health(context);
+    case core::Route::metrics: return answer_metrics(context);
+    case core::Route::queue_metrics: return handler::serve_queue_metrics(web);
+    default: break;
+  }
+  // DOCUMENT_URI below the prefix nginx names (the location's path is the operator's choice).
+  std::string_view path = param(fcgi_request, "DOCUMENT_URI");
+  const std::string_view prefix = param(fcgi_request, "BOARDHOOK_WEB_PREFIX");
+  path = path.starts_with(prefix) ? path.substr(prefix.size()) : std::string_view("(outside the view)");
+  const core::WebRequest web_request{request.method, path, request.query, param(fcgi_request, "HTTP_COOKIE"),
+                                     param(fcgi_request, "HTTP_X_CSRF_TOKEN"), request.body};
+  return handler::serve_web(web_request, web);
+}
+
 void handle(FCGX_Request& fcgi_request, Context& context) {
   const core::Route route = core::route_of(param(fcgi_request, "BOARDHOOK_ROUTE"));
   const std::string_view method = param(fcgi_request, "REQUEST_METHOD");
   // A webhook POST will most likely write: a Redis batch about to go may wait for it.
   handler::RedisBatcher::Announcement announcement;
-  if (!core::is_probe(route) && method == "POST") announcement = context.store.announce_write();
+  if (route == core::Route::webhook && method == "POST") announcement = context.store.announce_write();
   std::string generated_id;
   const core::Request request = read_request(fcgi_request, context, generated_id);
 
-  if (core::is_probe(route)) {
-    const auto refusal = core::refuse_probe_method(route, method);
-    write_response(fcgi_request.out, refusal ? *refusal : route == core::Route::healthz ? answer_health(context) : answer_metrics(context));
+  if (core::is_probe(route) || route == core::Route::web) {
+    write_response(fcgi_request.out, answer_operator(fcgi_request, route, request, context));
     return;
   }
   core::Decision decision = core::decide(request, context.config);
@@ -350,6 +371,7 @@ void Server::serve(Slot& slot) {
   std::uint64_t config_seen = config_generation_.load();
   std::shared_ptr<const core::Config> config = config_.load();
   io::RedisConnection redis(config->redis, config->redis_timeout_ms);
+  io::RedisConnection view_redis(config->redis, std::min(config->redis_timeout_ms, 1000), false);
   std::string body;
   const int waiter = open_waiter();
   while (!stopping_) {
@@ -370,7 +392,7 @@ void Server::serve(Slot& slot) {
       config_seen = generation;
       config = config_.load();
     }
-    Context context{*config, store_, metrics_, spool_, redis, body};
+    Context context{*config, store_, metrics_, spool_, redis, view_redis, body};
     handle(request, context);
     // While stopping, the connection is closed after this answer, so nginx sends no more on it.
     if (stopping_) request.keepConnection = 0;

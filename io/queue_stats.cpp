@@ -76,10 +76,16 @@ bool read_workers(RedisConnection& redis, const std::string& prefix, core::Queue
       worker.last_heartbeat_ms = std::strtoll(beat->c_str(), nullptr, 10);
     }
     for (int c = 0; c < (worker.record ? worker.record->consumers : 1); ++c) {
+      const std::string consumer = core::consumer_id(worker.id, c);
       for (const std::string& envelope : (*held)[next++].texts()) {
         ++worker.running;
         const auto summary = core::parse_envelope(envelope);
         ++processing_by_type[summary ? summary->event_type : std::string("unknown")];
+        if (summary) {
+          worker.jobs.push_back({consumer, summary->id, summary->event_type, summary->ticket_id.value_or(""), summary->received_at});
+        } else {
+          worker.jobs.push_back({consumer, "", "unknown", "", ""});
+        }
       }
     }
   }
@@ -140,7 +146,7 @@ std::optional<core::QueueStats> collect_queue_stats(RedisConnection& redis, cons
   for (std::string& type : (*names)[0].texts()) types.insert(std::move(type));
   const std::vector<std::string> worker_fields = (*names)[1].texts();
   for (std::size_t i = 0; i + 1 < worker_fields.size(); i += 2) {
-    stats.workers.push_back({worker_fields[i], core::parse_worker_record(worker_fields[i + 1]), false, std::nullopt, 0});
+    stats.workers.push_back({worker_fields[i], core::parse_worker_record(worker_fields[i + 1]), false, std::nullopt, 0, {}});
   }
   std::sort(stats.workers.begin(), stats.workers.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   stats.rejected = (*names)[3].as_integer().value_or(0);

@@ -230,6 +230,7 @@ bool RedisConnection::connect_once(std::string& error) {
   if (endpoint_.is_sentinel() && !discover_primary(host, port, error)) return false;
   context_ = open_context(host, port, endpoint_.unix_path, timeout_ms_, error);
   if (context_ == nullptr) return false;
+  address_ = endpoint_.is_unix_socket() ? endpoint_.unix_path : host + ":" + std::to_string(port);
   std::vector<RedisCommand> setup = login(endpoint_.username, endpoint_.password);
   const std::string database = std::to_string(endpoint_.database);
   if (endpoint_.database != 0) setup.push_back({"SELECT", database});

@@ -69,6 +69,10 @@ class RedisConnection {
   // As transaction_replies, but any error reply fails the call (its message in `error`).
   std::optional<std::vector<RedisValue>> transaction(const std::vector<RedisCommand>& commands, std::string& error);
 
+  // host:port (or the socket path) of the server this connection last reached: with Sentinel, the
+  // primary they named. "" before the first connect.
+  const std::string& address() const { return address_; }
+
   // Sends `commands` in one round trip (no MULTI) and returns their replies; nullopt with `error`
   // only when the connection failed.
   std::optional<std::vector<RedisValue>> pipeline(const std::vector<RedisCommand>& commands, std::string& error);
@@ -97,6 +101,7 @@ class RedisConnection {
   std::size_t next_sentinel_ = 0;                    // the Sentinel asked first
   std::chrono::steady_clock::time_point retry_at_;  // no connect before this
   std::string last_connect_error_;
+  std::string address_;
 };
 
 }  // namespace boardhook::io

@@ -18,6 +18,8 @@ COPY io /src/io
 COPY handler /src/handler
 COPY worker /src/worker
 COPY tools /src/tools
+COPY web /src/web
+COPY cmake /src/cmake
 # Only what the images run: the context holds handler/, worker/ and tools/, not tests/ or bench/.
 RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release -DBOARDHOOK_TESTS=OFF -DBOARDHOOK_BENCH=OFF \
  && cmake --build /build -j"$(nproc)" \

@@ -131,7 +131,7 @@ TEST_CASE("every setting name is one this test file exercises") {
       "BOARDHOOK_MAX_EVENTS",      "BOARDHOOK_USER",          "BOARDHOOK_SOCKET_GROUP",
       "BOARDHOOK_REDIS_BATCH_WAIT_US", "BOARDHOOK_REDIS_URL_FILE", "BOARDHOOK_REDIS_SENTINEL_PASSWORD",
       "BOARDHOOK_REDIS_SENTINEL_PASSWORD_FILE", "BOARDHOOK_REDIS_MIN_REPLICAS", "BOARDHOOK_REDIS_WAIT_TIMEOUT_MS",
-      "BOARDHOOK_DEDUP_SECONDS"};
+      "BOARDHOOK_DEDUP_SECONDS", "BOARDHOOK_WEB_ACTIONS"};
   const std::vector<std::string> names = setting_names();
   CHECK(names.size() == tested.size());
   for (const auto& name : names) {
@@ -437,4 +437,10 @@ TEST_CASE("replication, deduplication and Sentinel settings are read, and the Se
   CHECK_THAT(summary, Catch::Contains("sentinel:boardhook@s1:26379,s2:26379/1"));
   CHECK(Config{}.dedup_seconds == 3600);
   CHECK(Config{}.redis_min_replicas == 0);
+}
+
+TEST_CASE("the web view's actions are off unless BOARDHOOK_WEB_ACTIONS is on") {
+  CHECK(Config{}.web_actions == "off");
+  CHECK(load(with_token({{"BOARDHOOK_WEB_ACTIONS", "on"}})).web_actions == "on");
+  CHECK(error_of(with_token({{"BOARDHOOK_WEB_ACTIONS", "yes"}})) == "BOARDHOOK_WEB_ACTIONS=\"yes\": must be off or on");
 }
