@@ -398,15 +398,16 @@
     // Up to five minutes: until the page has seen that much, the chart spans what it has.
     const span = Math.min(HISTORY_MS, Math.max(30000, points.length ? end - points[0].t : 0));
     const start = end - span;
-    const top = niceCeiling(Math.max(1, ...points.map((p) => Math.max(p.in, p.done))));
+    const tick = niceStep(Math.max(0.4, ...points.map((p) => Math.max(p.in, p.done))) / 4);
+    const top = tick * 4;
     const x = (t) => m.left + ((t - start) / span) * (width - m.left - m.right);
     const y = (v) => m.top + (1 - v / top) * (height - m.top - m.bottom);
 
     const svg = svgEl('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': 'events in and done per second' });
     for (let i = 0; i <= 4; i += 1) {
-      const value = (top * i) / 4;
+      const value = tick * i;
       svg.append(svgEl('line', { x1: m.left, x2: width - m.right, y1: y(value), y2: y(value), class: 'grid-line' }));
-      svg.append(svgEl('text', { x: m.left - 6, y: y(value) + 4, class: 'axis-label', 'text-anchor': 'end' }, rate(value)));
+      svg.append(svgEl('text', { x: m.left - 6, y: y(value) + 4, class: 'axis-label', 'text-anchor': 'end' }, String(Number(value.toFixed(3)))));
     }
     const step = [5000, 10000, 15000, 30000, 60000].find((s) => span / s <= 6) || 60000;
     for (let back = 0; back <= span; back += step) {
@@ -430,12 +431,10 @@
     box.replaceChildren(svg);
   }
 
-  function niceCeiling(value) {
+  // The smallest of 1, 2, 5 times a power of ten that is at least `value`: the chart's grid step.
+  function niceStep(value) {
     const magnitude = 10 ** Math.floor(Math.log10(value));
-    for (const step of [1, 2, 2.5, 5, 10]) {
-      if (step * magnitude >= value) return step * magnitude;
-    }
-    return 10 * magnitude;
+    return [1, 2, 5, 10].map((f) => f * magnitude).find((step) => step >= value * 0.999999);
   }
 
   function renderWorkers() {

@@ -14,10 +14,13 @@ BOARDHOOK_RUNTIME_PACKAGES=(nginx redis-server openssl curl python3)
 # port forwarding, debootstrap for the base image); integration.acme runs a real ACME CA (pebble)
 # and certbot, integration.tls_profile testssl, integration.valgrind the handler under valgrind;
 # integration.sentinel_topology and the other multi-host tests run Redis Sentinel on hosts made of
-# network namespaces (ip from iproute2) that they cut apart with iptables.
+# network namespaces (ip from iproute2) that they cut apart with iptables; integration.web drives
+# Debian's Chromium through chromedriver (python3-selenium), trusting the test CA through an NSS
+# database made with certutil (libnss3-tools).
 BOARDHOOK_TEST_PACKAGES=(systemd docker-compose python3-yaml libfcgi-bin shellcheck
                          podman runc catatonit netavark aardvark-dns iptables debootstrap
-                         pebble certbot testssl.sh valgrind redis-sentinel iproute2)
+                         pebble certbot testssl.sh valgrind redis-sentinel iproute2
+                         chromium chromium-driver python3-selenium libnss3-tools)
 # The sanitized build (scripts/test) and the libFuzzer targets (scripts/fuzz) are built with clang;
 # libclang-rt-14-dev holds its ASan, UBSan and libFuzzer runtimes.
 BOARDHOOK_CLANG_PACKAGES=(clang libclang-rt-14-dev)
