@@ -431,10 +431,11 @@
     box.replaceChildren(svg);
   }
 
-  // The smallest of 1, 2, 5 times a power of ten that is at least `value`: the chart's grid step.
+  // The chart's grid step: the smallest round number (1, 2, 2.5, 3, 4 or 5 times a power of ten)
+  // at least `value`, so that four steps hold the highest point without much room to spare.
   function niceStep(value) {
     const magnitude = 10 ** Math.floor(Math.log10(value));
-    return [1, 2, 5, 10].map((f) => f * magnitude).find((step) => step >= value * 0.999999);
+    return [1, 2, 2.5, 3, 4, 5, 10].map((f) => f * magnitude).find((step) => step >= value * 0.999999);
   }
 
   function renderWorkers() {
