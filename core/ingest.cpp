@@ -79,7 +79,7 @@ IngestCommand ingest_command_for(std::span<const StoreEvents* const> stores, std
     eval.insert(eval.end(), {head->queue_key, head->event_types_key, head->counters_key});
   }
   eval.push_back(own(std::to_string(dedup_seconds)));
-  eval.push_back(seen_prefix);
+  eval.push_back(own(std::string(seen_prefix)));   // callers pass seen_key_prefix()'s temporary
   for (std::size_t group = 0; group < heads.size(); ++group) {
     eval.insert(eval.end(), {heads[group]->event_type, own(counter_field(Counter::queued, heads[group]->event_type)),
                              own(std::to_string(events[group]))});

@@ -31,7 +31,8 @@ struct IngestCommand {
   std::size_t groups = 0;
 };
 
-// `dedup_seconds` 0: nothing is skipped. `seen_prefix` is keys.hpp's seen_key_prefix.
+// `dedup_seconds` 0: nothing is skipped. `seen_prefix` is keys.hpp's seen_key_prefix; the command
+// keeps a copy (it may be a temporary). Envelopes and keys are pointed at: `stores` must outlive it.
 IngestCommand ingest_command_for(std::span<const StoreEvents* const> stores, std::int64_t dedup_seconds,
                                  std::string_view seen_prefix);
 
