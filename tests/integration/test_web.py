@@ -107,13 +107,13 @@ class Browser:
 
 class WebViewTest(harness.StackTest):
     """A Stack with the web view, a worker, a browser; Redis filled again before each test."""
-    actions = "on"
+    actions = "on"   # BOARDHOOK_WEB_ACTIONS; None: unset (the default, off)
 
     @classmethod
     def setUpClass(cls):
         if webdriver is None:
             raise RuntimeError("python3-selenium is missing; scripts/test installs it")
-        cls.stack_options = {"prefix": PREFIX, "handler_env": {"BOARDHOOK_WEB_ACTIONS": cls.actions}}
+        cls.stack_options = {"prefix": PREFIX, "handler_env": {"BOARDHOOK_WEB_ACTIONS": cls.actions} if cls.actions else {}}
         super().setUpClass()
         cls.shots = cls.stack.dir / "screenshots"
         cls.shots.mkdir()
@@ -162,8 +162,8 @@ class WebViewTest(harness.StackTest):
         dead_key = self.key("dead", harness.type_key_part(HOSTILE_TYPE))
         harness.wait_for(lambda: self.stack.redis_cmd("LLEN", dead_key) == 1
                          and self.running_jobs() == 1, "one dead letter and one job held", self.worker)
-        self.dead_record = json.loads(self.stack.redis_cmd("LINDEX", dead_key, 0))
         self.dead_bytes = self.stack.redis_cmd("LINDEX", dead_key, 0)
+        self.dead_record = json.loads(self.dead_bytes)
 
     def running_jobs(self):
         return sum(self.stack.redis_cmd("LLEN", k) for k in self.stack.redis_cmd("KEYS", self.key("processing", "*")))
@@ -428,7 +428,7 @@ class WebView(WebViewTest):
 
 class ReadOnlyWebView(WebViewTest):
     """BOARDHOOK_WEB_ACTIONS unset: the same pages, no button, and the API refuses actions."""
-    actions = "off"
+    actions = None
 
     def test_no_action_is_offered_and_the_api_refuses_them(self):
         self.open("dead/" + urllib.parse.quote(HOSTILE_TYPE, safe=""))
