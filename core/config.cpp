@@ -5,6 +5,8 @@
 #include <charconv>
 #include <type_traits>
 
+#include "core/delivery.hpp"
+
 namespace boardhook::core {
 
 namespace {
@@ -85,6 +87,14 @@ const char* check_prefix(std::string_view value) {
 }
 
 const char* check_absolute_path(std::string_view value) { return value.starts_with("/") ? nullptr : "must be an absolute path"; }
+const char* check_signing_secret(std::string_view value) {
+  std::string error;
+  static thread_local std::string problem;
+  if (parse_signing_secrets(value, error)) return nullptr;
+  problem = error;
+  return problem.c_str();
+}
+
 const char* check_user(std::string_view value) { return value.empty() ? "must name a user" : nullptr; }
 const char* check_group(std::string_view value) { return value.empty() ? "must name a group" : nullptr; }
 
@@ -137,6 +147,8 @@ constexpr Setting table[] = {
      "the spool's size limit"},
     {"BOARDHOOK_LOG_LEVEL", &Config::log_level, Kind::choice, 0, 0, "info", "", Secret::no, false, nullptr,
      "debug|info|warn|error", "the least severe log lines written"},
+    {"BOARDHOOK_SIGNING_SECRET", &Config::signing_secrets, Kind::list, 0, 0, "", "(none)", Secret::hidden, true,
+     check_signing_secret, "secret", "the Standard Webhooks secret(s) workers sign HTTP deliveries with"},
     {"BOARDHOOK_WEB_ACTIONS", &Config::web_actions, Kind::choice, 0, 0, "off", "", Secret::no, false, nullptr, "off|on",
      "whether the web view may requeue, purge and replay"},
 };

@@ -42,7 +42,8 @@ struct Config {
   std::string spool_dir;                   // empty: no spool, Redis failures answer 503
   std::size_t spool_max_bytes = 0;
   std::string log_level;
-  std::string web_actions;                 // "on": the web view may requeue, purge and replay
+  std::string web_actions;
+  std::vector<std::string> signing_secrets;  // whsec_... for the workers' HTTP destinations                 // "on": the web view may requeue, purge and replay
 };
 
 // A bad setting, worded for the operator: BOARDHOOK_X="value": what is wrong.

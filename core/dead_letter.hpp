@@ -14,6 +14,7 @@ struct JobFailure {
   std::optional<int> exit_code;  // set when the command exited
   std::optional<int> signal;     // set when it was killed by a signal
   bool timed_out = false;
+  std::optional<int> http_status; // set when an HTTP destination answered
   std::string error;             // a sentence: "exit code 3", "timed out after 30 s", "cannot start: ..."
   std::string stderr_tail;       // the last lines the command wrote to stderr (UTF-8 or escaped)
 };
@@ -35,6 +36,21 @@ struct DeadRecord {
   std::string envelope;  // byte for byte as queued
 };
 std::optional<DeadRecord> parse_dead_record(std::string_view record);
+
+// Which dead letters a bulk requeue takes: every condition given must hold.
+struct DeadFilter {
+  std::string event_id;                      // only this event
+  std::optional<std::int64_t> since_ms;      // failed at or after
+  std::optional<std::int64_t> until_ms;      // failed before
+  std::string error_contains;                // in the error or the stderr tail (the answer's head)
+  std::optional<int> exit_code;
+  std::optional<int> http_status;
+  bool matches(const DeadRecord& record, std::string_view event_id_of_record) const;
+};
+
+// A time given on a command line: RFC 3339 ("2026-12-04T10:00:00Z") or an age ("90s", "30m",
+// "2h", "7d": that long before `now_ms`). nullopt when neither.
+std::optional<std::int64_t> parse_time_argument(std::string_view text, std::int64_t now_ms);
 
 // Bytes of `text` safe to put in a JSON string: invalid UTF-8 becomes U+FFFD.
 std::string to_valid_utf8(std::string_view text);

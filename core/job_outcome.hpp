@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/dead_letter.hpp"
+#include "core/delivery.hpp"
 #include "core/envelope.hpp"
 #include "core/keys.hpp"
 #include "core/writes.hpp"
@@ -30,7 +31,9 @@ struct RetryPolicy {
 // (the job took its workers down with it), so it is not run again.
 std::optional<std::string> reason_not_to_run(bool is_envelope, std::int64_t attempt, std::int64_t max_attempts);
 
-enum class Verdict { acknowledge, retry, dead };
+// give_back: the event goes back to the consuming end of its queue with its attempt undone (its
+// destination's circuit opened on it: the destination failed, not the event).
+enum class Verdict { acknowledge, retry, dead, give_back };
 
 struct JobOutcome {
   Verdict verdict = Verdict::acknowledge;
@@ -38,10 +41,18 @@ struct JobOutcome {
   Counter counter = Counter::done;        // the running total it adds to
 };
 
+// How a run ended, as its destination reports it.
+struct RunReport {
+  DeliveryVerdict verdict = DeliveryVerdict::retry;      // acknowledge, retry, or dead at once (an HTTP 404, say)
+  std::optional<std::chrono::milliseconds> retry_after;  // the destination asked for this delay
+  bool spare_attempt = false;                            // its circuit opened on it: give it back
+};
+
 // After attempt `attempt` (1, 2, ...) ran (or was not run): success acknowledges; a failure is
-// retried after the back-off (equal jitter from `random_fraction` in [0, 1)) until the last
-// attempt, then it is dead; what is not an envelope is dead at once.
-JobOutcome decide_after_job(bool succeeded, bool is_envelope, std::int64_t attempt, const RetryPolicy& policy,
+// retried after the back-off (equal jitter from `random_fraction` in [0, 1)), or after the delay
+// the destination asked for, until the last attempt, then it is dead; what is not an envelope, or
+// what the destination refused for good, is dead at once.
+JobOutcome decide_after_job(const RunReport& report, bool is_envelope, std::int64_t attempt, const RetryPolicy& policy,
                             double random_fraction);
 
 // The event a consumer holds and where it goes.
@@ -52,6 +63,11 @@ struct HeldJob {
   std::string_view envelope;       // exactly as taken
   std::string_view attempts_field; // empty when it is not an envelope
   std::string_view consumer;       // consumer id, for the dead letter
+  // With --order-by ticket, the ticket it holds ("" when its type is not ordered or it has none)
+  // and how long the hold lives: done or dead, the hold passes to the ticket's next event; waiting
+  // for a retry, it keeps it.
+  std::string_view ticket = {};
+  std::int64_t hold_ttl_ms = 0;
 };
 
 // The one MULTI/EXEC that acknowledges, schedules the retry (due at now + retry_in) or writes the

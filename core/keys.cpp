@@ -24,6 +24,21 @@ std::string processing_key(std::string_view prefix, std::string_view consumer_id
 std::string retry_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "retry", event_type_key_part(event_type)); }
 std::string attempts_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "attempts", event_type_key_part(event_type)); }
 std::string dead_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "dead", event_type_key_part(event_type)); }
+std::string paused_key(std::string_view prefix) { return join(prefix, "paused"); }
+std::string rate_key(std::string_view prefix, std::string_view event_type) { return join(prefix, "rate", event_type_key_part(event_type)); }
+std::string in_flight_key(std::string_view prefix, std::string_view event_type) {
+  return join(prefix, "in-flight", event_type_key_part(event_type));
+}
+std::string ticket_hold_key(std::string_view prefix, std::string_view event_type, std::string_view ticket) {
+  return join(prefix, "ticket", event_type_key_part(event_type)) + ":" + std::string(ticket);
+}
+std::string held_key(std::string_view prefix, std::string_view event_type, std::string_view ticket) {
+  return join(prefix, "held", event_type_key_part(event_type)) + ":" + std::string(ticket);
+}
+std::string held_tickets_key(std::string_view prefix, std::string_view event_type) {
+  return join(prefix, "held-tickets", event_type_key_part(event_type));
+}
+std::string archive_key(std::string_view prefix) { return join(prefix, "archive"); }
 std::string workers_key(std::string_view prefix) { return join(prefix, "workers"); }
 std::string heartbeat_key(std::string_view prefix, std::string_view worker_id) { return join(prefix, "heartbeat", worker_id); }
 std::string_view counter_name(Counter counter) {

@@ -36,6 +36,25 @@ std::string workers_key(std::string_view prefix);
 // <prefix>:heartbeat:<worker> -- expires when the worker stops beating.
 std::string heartbeat_key(std::string_view prefix, std::string_view worker_id);
 
+// Flow control, shared by every worker on every host.
+// <prefix>:paused -- set of the event types no worker takes (boardhook-queues pause / resume).
+std::string paused_key(std::string_view prefix);
+// <prefix>:rate:<type> -- the rate limit's state (GCRA: when the next event is due, Unix ms).
+std::string rate_key(std::string_view prefix, std::string_view event_type);
+// <prefix>:in-flight:<type> -- sorted set: consumer id -> when its slot expires (Unix ms).
+std::string in_flight_key(std::string_view prefix, std::string_view event_type);
+
+// Order per ticket (--order-by ticket).
+// <prefix>:ticket:<type>:<ticket> -- which event of the ticket may run now (the SHA-1 of its envelope).
+std::string ticket_hold_key(std::string_view prefix, std::string_view event_type, std::string_view ticket);
+// <prefix>:held:<type>:<ticket> -- the ticket's later events, waiting in order for the one that runs.
+std::string held_key(std::string_view prefix, std::string_view event_type, std::string_view ticket);
+// <prefix>:held-tickets:<type> -- set of the tickets that have events waiting in a held list.
+std::string held_tickets_key(std::string_view prefix, std::string_view event_type);
+
+// <prefix>:archive -- a stream of every envelope queued (BOARDHOOK_ARCHIVE_SECONDS), trimmed by age.
+std::string archive_key(std::string_view prefix);
+
 // The running totals in <prefix>:counters: the handler counts what it queued, workers what they
 // finished, retried and gave up on; boardhook-queues turns them into rates.
 enum class Counter { queued, done, retried, dead };

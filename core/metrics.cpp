@@ -179,6 +179,16 @@ std::string render_queue_metrics(const QueueStats* stats) {
     }
     out.append("boardhook_workers_serving{type=\"").append(label_value(row.type)).append("\"} ").append(std::to_string(serving)).append("\n");
   }
+  per_type(out, *stats, "boardhook_type_paused", "gauge", "1 while the type is paused (boardhook-queues pause).",
+           [](const TypeStats& r) -> std::int64_t { return r.paused ? 1 : 0; });
+  header(out, "boardhook_circuit_open", "gauge", "Workers whose circuit for the type's destination is open or half-open.");
+  for (const TypeStats& row : stats->types) {
+    std::int64_t open = 0;
+    for (const WorkerStats& worker : stats->workers) {
+      if (worker.alive && worker.record && worker.record->circuits.count(row.type) > 0) ++open;
+    }
+    out.append("boardhook_circuit_open{type=\"").append(label_value(row.type)).append("\"} ").append(std::to_string(open)).append("\n");
+  }
   header(out, "boardhook_rejected_kept", "gauge", "Refused requests kept in <prefix>:rejected.");
   out += "boardhook_rejected_kept " + std::to_string(stats->rejected) + "\n";
   return out;

@@ -38,6 +38,9 @@ json::object worker_json(const WorkerStats& worker) {
     json::array types;
     for (const std::string& type : worker.record->types) types.emplace_back(type);
     out["types"] = std::move(types);
+    json::object circuits;
+    for (const auto& [type, state] : worker.record->circuits) circuits[type] = state;
+    out["circuits"] = std::move(circuits);
   }
   out["id"] = worker.id;
   out["alive"] = worker.alive;
@@ -73,6 +76,7 @@ json::object to_json(const QueueStats& stats, const QueueStats* previous) {
     type["retry"] = row.retry;
     type["dead"] = row.dead;
     type["oldest_age_ms"] = optional_number(row.oldest_age_ms);
+    type["paused"] = row.paused;
     json::object totals, rates;
     for (const Counter counter : all_counters) {
       totals[counter_name(counter)] = total_of(&row, counter);

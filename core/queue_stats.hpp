@@ -21,6 +21,7 @@ struct TypeStats {
   std::int64_t retry = 0;
   std::int64_t dead = 0;
   std::optional<std::int64_t> oldest_age_ms;  // of the oldest queued event
+  bool paused = false;                        // boardhook-queues pause
   std::map<Counter, std::int64_t> totals;     // the running totals of <prefix>:counters
 };
 

@@ -18,6 +18,11 @@ std::string_view trim(std::string_view text) {
 
 }  // namespace
 
+Destination destination_of(std::string_view text) {
+  const bool is_url = text.starts_with("http://") || text.starts_with("https://");
+  return {is_url ? Destination::Kind::http : Destination::Kind::command, std::string(text)};
+}
+
 std::optional<std::pair<std::string, std::string>> parse_route(std::string_view line, std::string& error) {
   const std::size_t equals = line.find('=');
   if (equals == std::string_view::npos) {

@@ -8,6 +8,14 @@
 
 namespace boardhook::core {
 
+// Where a worker sends an event: a shell command, or an HTTP(S) URL it POSTs the envelope to.
+struct Destination {
+  enum class Kind { command, http };
+  Kind kind = Kind::command;
+  std::string target;  // the command line, or the URL
+};
+Destination destination_of(std::string_view text);  // http:// and https:// are URLs
+
 // Event type -> shell command. Parsed from "TYPE=COMMAND" arguments or a config file of
 // "TYPE = COMMAND" lines ('#' starts a comment line). Returns nullopt with `error` set
 // (naming the line) when a line is malformed or a type is given twice.

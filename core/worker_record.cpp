@@ -37,7 +37,16 @@ std::string make_worker_record(const WorkerRecord& record) {
     if (i > 0) text += ',';
     append_json_string(text, record.types[i]);
   }
-  text += "]}";
+  text += "],\"circuits\":{";
+  bool first = true;
+  for (const auto& [type, state] : record.circuits) {
+    if (!first) text += ',';
+    first = false;
+    append_json_string(text, type);
+    text += ':';
+    append_json_string(text, state);
+  }
+  text += "}}";
   return text;
 }
 
@@ -56,6 +65,11 @@ std::optional<WorkerRecord> parse_worker_record(std::string_view text) {
   if (const auto* types = o.if_contains("types"); types && types->is_array()) {
     for (const json::value& type : types->get_array()) {
       if (type.is_string()) record.types.emplace_back(type.get_string());
+    }
+  }
+  if (const auto* circuits = o.if_contains("circuits"); circuits && circuits->is_object()) {
+    for (const auto& [type, state] : circuits->get_object()) {
+      if (state.is_string()) record.circuits[std::string(type)] = state.get_string();
     }
   }
   return record;

@@ -5,9 +5,10 @@
 // Worker id: <host>:<pid>:<nonce>, the nonce six hex digits new at each start, so a restarted
 // container whose worker is pid 1 again is told from its predecessor. Consumer id:
 // <worker id>:<n>, n from 0; each consumer has its processing list (keys.hpp).
-// Record: {"host","pid","consumers","started_at","types"}.
+// Record: {"host","pid","consumers","started_at","types","circuits":{type: state}}.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ struct WorkerRecord {
   int consumers = 1;
   std::string started_at;          // RFC 3339 UTC with milliseconds
   std::vector<std::string> types;  // the event types it serves
+  // The circuit of each type whose destination it found failing: "open" or "half-open" (a type
+  // missing here is closed).
+  std::map<std::string, std::string> circuits;
 };
 
 std::string make_worker_record(const WorkerRecord& record);

@@ -109,10 +109,13 @@ core::Response act(core::WebRoute route, const core::WebRequest& request, WebCon
   io::ActionResult result;
   std::string body;
   switch (route) {
-    case core::WebRoute::requeue:
-      result = io::requeue_dead(context.redis, prefix, type, arguments->event_id);
+    case core::WebRoute::requeue: {
+      core::DeadFilter only;
+      only.event_id = arguments->event_id;
+      result = io::requeue_dead(context.redis, prefix, type, only);
       body = "{\"requeued\":" + std::to_string(result.count) + "}";
       break;
+    }
     case core::WebRoute::purge_dead:
       result = io::purge_dead(context.redis, prefix, type);
       body = "{\"purged\":" + std::to_string(result.count) + "}";

@@ -37,7 +37,7 @@ std::optional<RedisValue> call(RedisConnection& redis, const RedisCommand& comma
 }  // namespace
 
 ActionResult requeue_dead(RedisConnection& redis, const std::string& prefix, const std::string& event_type,
-                          const std::string& only_id) {
+                          const core::DeadFilter& filter, bool dry_run) {
   ActionResult result;
   const std::string dead_list = core::dead_key(prefix, event_type);
   const std::string queue = core::queue_key(prefix, event_type);
@@ -48,7 +48,12 @@ ActionResult requeue_dead(RedisConnection& redis, const std::string& prefix, con
   for (const std::string& text : records->texts()) {
     const auto record = core::parse_dead_record(text);
     const auto summary = record ? core::parse_envelope(record->envelope) : std::nullopt;
-    if (!summary || (!only_id.empty() && summary->id != only_id)) continue;
+    if (!summary || !filter.matches(*record, summary->id)) continue;
+    if (dry_run) {
+      ++result.count;
+      if (result.sample.size() < 5) result.sample.push_back(text);
+      continue;
+    }
     const auto moved = call(redis, {"EVAL", requeue_script, "3", dead_list, queue, attempts, text, record->envelope,
                                     core::attempts_field(*summary)}, result);
     if (!moved) return result;

@@ -6,7 +6,10 @@
 #include <optional>
 #include <string>
 
+#include <vector>
+
 #include "core/config.hpp"
+#include "core/dead_letter.hpp"
 #include "io/redis_connection.hpp"
 
 namespace boardhook::io {
@@ -18,12 +21,14 @@ struct ActionResult {
   std::string refusal;       // replay: why the record is not replayed ("" when it is)
   bool found = true;         // replay: a record with that request id exists
   std::string redis_error;   // "" when Redis answered
+  std::vector<std::string> sample;  // requeue --dry-run: the first selected dead letters
 };
 
-// Every dead letter of `event_type` (or only those of event id `only_id`) back to the consuming
-// end of its queue, each moved atomically (only if still there) with its attempts forgotten.
+// The dead letters of `event_type` that `filter` selects back to the consuming end of their
+// queue, each moved atomically (only if still there) with its attempts forgotten. With `dry_run`
+// nothing moves: `count` says how many would, and `sample` holds the first few records.
 ActionResult requeue_dead(RedisConnection& redis, const std::string& prefix, const std::string& event_type,
-                          const std::string& only_id = {});
+                          const core::DeadFilter& filter = {}, bool dry_run = false);
 
 // Deletes the dead letters of `event_type`.
 ActionResult purge_dead(RedisConnection& redis, const std::string& prefix, const std::string& event_type);

@@ -139,8 +139,14 @@ std::optional<core::QueueStats> collect_queue_stats(RedisConnection& redis, cons
   stats.at_ms = now_ms();
   const std::string types_key = core::event_types_key(prefix), workers_key = core::workers_key(prefix);
   const std::string counters_key = core::counters_key(prefix), rejected_key = core::rejected_key(prefix);
-  const auto names = checked(redis.transaction_replies(
-      {{"SMEMBERS", types_key}, {"HGETALL", workers_key}, {"HGETALL", counters_key}, {"LLEN", rejected_key}}, error), error);
+  const std::string paused_key = core::paused_key(prefix);
+  const auto names = checked(redis.transaction_replies({{"SMEMBERS", types_key},
+                                                        {"HGETALL", workers_key},
+                                                        {"HGETALL", counters_key},
+                                                        {"LLEN", rejected_key},
+                                                        {"SMEMBERS", paused_key}},
+                                                       error),
+                             error);
   if (!names) return std::nullopt;
   std::set<std::string> types;
   for (std::string& type : (*names)[0].texts()) types.insert(std::move(type));
@@ -154,7 +160,10 @@ std::optional<core::QueueStats> collect_queue_stats(RedisConnection& redis, cons
   std::map<std::string, std::int64_t> processing_by_type;
   if (!read_workers(redis, prefix, stats, processing_by_type, error)) return std::nullopt;
   for (const auto& [type, count] : processing_by_type) types.insert(type);
+  const std::vector<std::string> paused = (*names)[4].texts();
+  for (const std::string& type : paused) types.insert(type);
   if (!read_types(redis, prefix, types, (*names)[2].texts(), processing_by_type, stats, error)) return std::nullopt;
+  for (core::TypeStats& row : stats.types) row.paused = std::find(paused.begin(), paused.end(), row.type) != paused.end();
   stats.spool = spool_stats(spool_dir, stats.at_ms);
   return stats;
 }

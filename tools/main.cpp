@@ -21,7 +21,10 @@ constexpr const char* usage =
     "  peek TYPE [N] [--newest]          the N oldest (or newest) queued envelopes (default 10)\n"
     "  dead TYPE [N]                     the N newest dead letters\n"
     "  rejected [N]                      the N newest refused requests\n"
-    "  requeue TYPE [--id ID] --yes      dead letters back to their queue (all, or one event id)\n"
+    "  requeue TYPE [filters] --dry-run|--yes   dead letters back to their queue; filters: --id ID,\n"
+    "                                    --since T, --until T (RFC 3339 or an age: 2h), --error TEXT,\n"
+    "                                    --exit-code N, --http-status N\n"
+    "  pause TYPE / resume TYPE          stop (start again) every worker taking TYPE; queueing goes on\n"
     "  purge-dead TYPE --yes             delete the dead letters of TYPE\n"
     "  replay-rejected --id REQUEST_ID --yes   validate a kept body again and queue it if it passes\n"
     "  doctor [--spool-dir DIR]          can this Redis keep an event answered 200? (exit 1 if not)\n"
@@ -38,12 +41,13 @@ struct Subcommand {
 constexpr Subcommand subcommands[] = {
     {"stats", stats},         {"peek", peek},           {"dead", dead},
     {"rejected", rejected},   {"requeue", requeue},     {"purge-dead", purge_dead},
-    {"replay-rejected", replay_rejected}, {"doctor", doctor},
+    {"replay-rejected", replay_rejected}, {"doctor", doctor}, {"pause", pause}, {"resume", resume},
 };
 
 constexpr core::OptionSpec option_table[] = {
     {"--help", false, "-h"}, {"--json"}, {"--yes"}, {"--watch"}, {"--newest"},
-    {"--interval", true},    {"--id", true}, {"--spool-dir", true},
+    {"--interval", true},    {"--id", true}, {"--spool-dir", true}, {"--dry-run"}, {"--since", true},
+    {"--until", true},       {"--error", true}, {"--exit-code", true}, {"--http-status", true},
 };
 
 int refuse(const std::string& message) {
@@ -65,6 +69,12 @@ std::optional<int> read_options(const core::CommandLine& line, Options& options)
     else if (option.name == "--newest") options.newest = true;
     else if (option.name == "--id") options.id = option.value;
     else if (option.name == "--spool-dir") options.spool_dir = option.value;
+    else if (option.name == "--dry-run") options.dry_run = true;
+    else if (option.name == "--since") options.since = option.value;
+    else if (option.name == "--until") options.until = option.value;
+    else if (option.name == "--error") options.error_text = option.value;
+    else if (option.name == "--exit-code") options.exit_code = option.value;
+    else if (option.name == "--http-status") options.http_status = option.value;
     else if (option.name == "--interval") {
       char* end = nullptr;
       const double seconds = std::strtod(option.value.c_str(), &end);

@@ -25,9 +25,10 @@ struct Failure {
 };
 
 struct Options {
-  bool json = false, yes = false, watch = false, newest = false;
+  bool json = false, yes = false, watch = false, newest = false, dry_run = false;
   double interval = 2.0;
   std::string id, spool_dir;
+  std::string since, until, error_text, exit_code, http_status;  // requeue's filters
   std::vector<std::string> words;  // the subcommand and its positional arguments
 };
 
@@ -75,5 +76,7 @@ int requeue(Session& session);
 int purge_dead(Session& session);
 int replay_rejected(Session& session);
 int doctor(Session& session);
+int pause(Session& session);
+int resume(Session& session);
 
 }  // namespace boardhook::tools

@@ -46,6 +46,14 @@ void print_types(const core::QueueStats& stats, const core::QueueStats* previous
   }
 }
 
+void print_paused(const core::QueueStats& stats) {
+  std::string paused;
+  for (const core::TypeStats& row : stats.types) {
+    if (row.paused) paused += (paused.empty() ? "" : ", ") + row.type;
+  }
+  if (!paused.empty()) std::printf("paused (workers take none of their events): %s\n", paused.c_str());
+}
+
 void print_workers(const core::QueueStats& stats) {
   std::printf("\n%-40s %-6s %9s %8s %15s\n", "WORKER", "STATE", "CONSUMERS", "RUNNING", "LAST HEARTBEAT");
   for (const core::WorkerStats& worker : stats.workers) {
@@ -54,6 +62,13 @@ void print_workers(const core::QueueStats& stats) {
                 worker.last_heartbeat_ms ? (age_text(stats.at_ms - *worker.last_heartbeat_ms) + " ago").c_str() : "expired");
   }
   if (stats.workers.empty()) std::printf("(no workers registered)\n");
+  for (const core::WorkerStats& worker : stats.workers) {
+    if (!worker.record) continue;
+    for (const auto& [type, state] : worker.record->circuits) {
+      std::printf("circuit of %s at %s: %s (its destination keeps failing; events wait in the queue)\n", type.c_str(),
+                  worker.id.c_str(), state.c_str());
+    }
+  }
 }
 
 void print_rest(const core::QueueStats& stats) {
@@ -71,6 +86,7 @@ void print(const Session& session, const core::QueueStats& stats, const core::Qu
     std::printf("%s\n", boost::json::serialize(core::to_json(stats, previous)).c_str());
   } else {
     print_types(stats, previous);
+    print_paused(stats);
     print_workers(stats);
     print_rest(stats);
   }

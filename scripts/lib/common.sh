@@ -5,7 +5,7 @@
 # The project's Debian packages, in one place.
 # libboost1.81-dev: Boost's header-only parts (CRC); libssl-dev: libcrypto (SHA-256, base64).
 BOARDHOOK_BUILD_PACKAGES=(cmake make g++ pkg-config libfcgi-dev libboost1.81-dev libboost-json1.81-dev
-                          libboost-url1.81-dev libssl-dev libspdlog-dev libhiredis-dev catch2)
+                          libboost-url1.81-dev libssl-dev libspdlog-dev libhiredis-dev libcurl4-openssl-dev catch2)
 BOARDHOOK_RUNTIME_PACKAGES=(nginx redis-server openssl curl python3)
 # What only the tests use: integration.deploy_files checks the systemd units and docker-compose.yml
 # with Debian's own tools, and runs the containers' health check (cgi-fcgi) and scripts;
@@ -14,12 +14,14 @@ BOARDHOOK_RUNTIME_PACKAGES=(nginx redis-server openssl curl python3)
 # port forwarding, debootstrap for the base image); integration.acme runs a real ACME CA (pebble)
 # and certbot, integration.tls_profile testssl, integration.valgrind the handler under valgrind;
 # integration.sentinel_topology and the other multi-host tests run Redis Sentinel on hosts made of
-# network namespaces (ip from iproute2) that they cut apart with iptables; integration.web drives
-# Debian's Chromium through chromedriver (python3-selenium), trusting the test CA through an NSS
-# database made with certutil (libnss3-tools).
+# network namespaces (ip from iproute2) that they cut apart with iptables; integration.prometheus
+# runs prometheus and promtool (one package; where systemd runs, installing it also starts
+# Debian's own prometheus.service on :9090, which the test leaves alone: it uses a port of its own);
+# integration.web drives Debian's Chromium through chromedriver (python3-selenium), trusting the
+# test CA through an NSS database made with certutil (libnss3-tools).
 BOARDHOOK_TEST_PACKAGES=(systemd docker-compose python3-yaml libfcgi-bin shellcheck
                          podman runc catatonit netavark aardvark-dns iptables debootstrap
-                         pebble certbot testssl.sh valgrind redis-sentinel iproute2
+                         pebble certbot testssl.sh valgrind redis-sentinel iproute2 prometheus
                          chromium chromium-driver python3-selenium libnss3-tools)
 # The sanitized build (scripts/test) and the libFuzzer targets (scripts/fuzz) are built with clang;
 # libclang-rt-14-dev holds its ASan, UBSan and libFuzzer runtimes.

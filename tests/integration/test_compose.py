@@ -17,8 +17,16 @@ talking to podman's Docker-compatible API (`podman system service`):
    event answered 200 is run by a worker.
 5. Workers stopped, events queued, `docker-compose down` and `up` again: the Redis volume still
    holds them byte for byte, and two new workers run them.
-6. `docker-compose down --volumes --rmi all`, then the test's own podman storage removed:
-   nothing the test made is left.
+6. The `replicated` profile, with the settings docker-compose.yml's header gives for .env, on the
+   images already built: `redis` turns into the first primary of a set with two replicas and
+   three Sentinels (quorum 2), the handler and workers find it through the Sentinels, and the
+   handler answers 200 only once a replica has confirmed (BOARDHOOK_REDIS_MIN_REPLICAS=1). Events
+   POSTed through nginx are on both replicas, none needed the spool, `boardhook-queues doctor`
+   in the handler container says the set keeps the promise (exit 0), and the workers run them.
+   Then `redis` is stopped: the Sentinels promote a replica, and events POSTed after it are run
+   too (the handler and the workers follow the Sentinels to the new primary).
+7. `docker-compose down --volumes --rmi all` (the profile's services and volumes too), then the
+   test's own podman storage removed: nothing the test made is left.
 
 What differs from `docker-compose up` on a Docker host, and why (every override is here):
 - The engine is podman (Debian has no Docker engine), with its settings in a containers.conf and
@@ -39,7 +47,9 @@ What differs from `docker-compose up` on a Docker host, and why (every override 
   BOARDHOOK_ACME_SERVER (pebble, reached from the certbot container as host.containers.internal),
   BOARDHOOK_ACME_CA_BUNDLE (the test CA that signed pebble's own API certificate),
   BOARDHOOK_VERIFY_TOKEN_PATH (the fixtures' token), BOARDHOOK_WORKER_CONFIG (commands that
-  print the events they ran), COMPOSE_PROJECT_NAME (one per run), COMPOSE_FILE (the shipped file
+  print the events they ran), from step 6 COMPOSE_PROFILES, BOARDHOOK_REDIS_REPLICATION,
+  BOARDHOOK_REDIS_URL and BOARDHOOK_REDIS_MIN_REPLICAS (read from docker-compose.yml's header,
+  as an operator would copy them), COMPOSE_PROJECT_NAME (one per run), COMPOSE_FILE (the shipped file
   alone: no docker-compose.override.yml), DOCKER_HOST (podman's socket), and `--env-file` an empty
   file (a developer's .env beside docker-compose.yml is not read).
 - pebble listens on every address, since the certbot container reaches it through its network's
@@ -87,6 +97,20 @@ HEALTH_TICK = 2            # seconds between health checks while the test waits 
 WORKERS = 2
 RAN = "compose-test ran"   # what the workers' commands print, then the event type and id
 BASE_IMAGES = ("docker.io/library/debian:12", "docker.io/library/debian:12-slim")
+PROFILE = "replicated"
+REPLICAS = ("redis-2", "redis-3")
+SENTINELS = ("sentinel-1", "sentinel-2", "sentinel-3")
+
+
+def documented_replicated_settings():
+    """{name: value} of the .env lines docker-compose.yml's header gives for the `replicated`
+    profile: what an operator is told to write, run as written."""
+    names = ("COMPOSE_PROFILES", "BOARDHOOK_REDIS_REPLICATION", "BOARDHOOK_REDIS_URL", "BOARDHOOK_REDIS_MIN_REPLICAS")
+    found = dict(re.findall(r"^#\s+([A-Z_]+)=(\S+)$", (REPO / "docker-compose.yml").read_text(), re.MULTILINE))
+    settings = {name: found.get(name) for name in names}
+    assert all(settings.values()), f"docker-compose.yml's header: {settings}"
+    assert settings["COMPOSE_PROFILES"] == PROFILE, settings
+    return settings
 
 
 def step(method):
@@ -205,6 +229,7 @@ def good_fixtures():
 class Compose(unittest.TestCase):
     failed_step = None
     timings = []
+    profiles = ()   # the Compose profiles turned on (step 6 turns on PROFILE)
 
     # ---- the engine, the CA and the files the stack reads ------------------------------------
     @classmethod
@@ -413,20 +438,26 @@ runroot = "{d}/run"
         status, info = self.api.get(f"/containers/{container}/json")
         return (info or {}).get("State", {}).get("Health") or {}
 
+    @classmethod
+    def active_services(cls):
+        """The services `docker-compose up` runs with the profiles turned on now."""
+        return {name for name, needs in cls.service_profiles.items() if not needs or set(needs) & set(cls.profiles)}
+
     def wait_healthy(self, timeout=240):
-        """Every service with a health check healthy (running its check as podman's timer would);
-        fails with each check's last output when one is not healthy within `timeout` s."""
+        """Every running service with a health check healthy (running its check as podman's timer
+        would); fails with each check's last output when one is not healthy within `timeout` s."""
         deadline = time.monotonic() + timeout
+        expected = self.healthchecked & self.active_services()
         while True:
             status = {}
             for c in self.containers():
                 service = c["Labels"]["com.docker.compose.service"]
-                if service not in self.healthchecked:
+                if service not in expected:
                     continue
                 if c["State"] == "running" and self.health(c["Id"]).get("Status") != "healthy":
                     self.podman("healthcheck", "run", c["Id"], timeout=60)
                 status[service] = self.health(c["Id"]).get("Status") or c["State"]
-            if set(status) == self.healthchecked and set(status.values()) == {"healthy"}:
+            if set(status) == expected and set(status.values()) == {"healthy"}:
                 return status
             if time.monotonic() > deadline:
                 details = []
@@ -439,8 +470,11 @@ runroot = "{d}/run"
             time.sleep(HEALTH_TICK)
 
     @classmethod
-    def stack_logs(cls, lines, services=("redis", "handler", "nginx", "certbot")):
+    def stack_logs(cls, lines, services=None):
         """The last lines of the services' output (not the workers': thousands of "ran" lines)."""
+        if services is None:
+            services = sorted(cls.active_services() - {"worker"}) if hasattr(cls, "service_profiles") \
+                else ("redis", "handler", "nginx", "certbot")
         r = cls.compose("logs", "--no-color", "--timestamps", "--tail", str(lines), *services)
         return f"--- docker-compose logs --tail {lines} {' '.join(services)} ---\n{r.stdout[-12000:]}{r.stderr[-2000:]}"
 
@@ -500,10 +534,33 @@ runroot = "{d}/run"
     def spool_records(self):
         return json.loads(self.exec("handler", "boardhook-handler", "--spool-status"))["records"]
 
-    def queued(self):
+    def queued(self, service="redis"):
         """{event type: the Redis list, as redis-cli prints it} for the load generator's types."""
-        return {t: self.exec("redis", "redis-cli", "--raw", "LRANGE", f"boardhook:queue:{t}", "0", "-1")
+        return {t: self.exec(service, "redis-cli", "--raw", "LRANGE", f"boardhook:queue:{t}", "0", "-1")
                 for t in loadgen.EVENT_TYPES}
+
+    def redis_cli(self, service, *argv, port=6379, check=True):
+        """redis-cli's --raw output of one command in the service's container; with check=False,
+        None when the container is not running or the command fails (for polling)."""
+        if check:
+            return self.exec(service, "redis-cli", "-p", str(port), "--raw", *argv)
+        running = [c["Id"] for c in self.containers(service) if c["State"] == "running"]
+        if len(running) != 1:
+            return None
+        r = self.podman("exec", running[0], "redis-cli", "-p", str(port), "--raw", *argv, timeout=60)
+        return r.stdout if r.returncode == 0 and not r.stdout.startswith("ERR") else None
+
+    def replication(self, service, check=True):
+        """INFO replication of the service's Redis, as {field: value} (None: see redis_cli)."""
+        text = self.redis_cli(service, "INFO", "replication", check=check)
+        return text and dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+    def metrics(self):
+        """{name: value} of the handler's /metrics, asked from inside the nginx container: the
+        only place nginx serves it to (127.0.0.1)."""
+        text = self.exec("nginx", "curl", "--silent", "--show-error", "--fail", "--insecure",
+                         "--max-time", "8", "https://127.0.0.1/metrics")
+        return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\w+) (\S+)$", text, re.MULTILINE)}
 
     def load_generator(self, **options):
         return loadgen.LoadGenerator(None, connect=lambda: harness.LoopbackHTTPS(
@@ -522,9 +579,16 @@ runroot = "{d}/run"
         r = self.compose_ok("config")
         import yaml   # python3-yaml: scripts/test installs it
         config = yaml.safe_load(r.stdout)
-        type(self).healthchecked = {name for name, s in config["services"].items() if "healthcheck" in s}
-        type(self).images = {s["image"] for s in config["services"].values()}
+        services = config["services"]
+        # {service: the profiles it needs, () for none}: `config` lists every service, profiles or not.
+        type(self).service_profiles = {name: tuple(s.get("profiles", ())) for name, s in services.items()}
+        type(self).healthchecked = {name for name, s in services.items() if "healthcheck" in s}
+        type(self).images = {s["image"] for s in services.values()}
+        # Every volume the file names: Debian's docker-compose 1.29 makes them all at `up`, the
+        # profile's too (they stay empty until it runs).
         type(self).volumes = {f"{self.project}_{name}" for name in config["volumes"]}
+        self.assertEqual(self.service_profiles.keys() - self.active_services(), set(REPLICAS + SENTINELS),
+                         f"the services of the {PROFILE} profile")
 
         r = self.compose("build", timeout=3600)
         (self.dir / "build.log").write_text(r.stdout + r.stderr)
@@ -565,6 +629,9 @@ runroot = "{d}/run"
         print(f"\nhealth: {self.wait_healthy()}")
         running = [c for c in self.containers("worker") if c["State"] == "running"]
         self.assertEqual(len(running), WORKERS, "worker containers running")
+        # Without the profile: the lone Redis, as before it existed.
+        services = {c["Labels"]["com.docker.compose.service"] for c in self.containers()}
+        self.assertEqual(services & set(REPLICAS + SENTINELS), set(), "the replicated profile's services started")
 
     @step
     def test_3_verification_and_every_fixture_through_nginx_reach_the_workers(self):
@@ -648,7 +715,117 @@ runroot = "{d}/run"
         self.compose_ok("up", "-d", "--scale", f"worker={WORKERS}", timeout=300)
         self.wait_until_run(ids)
 
-    def test_6_down_and_the_tests_cleanup_leave_nothing_it_made(self):
+    def replicated_set_ready(self):
+        """Both replicas online at `redis`, and every Sentinel knowing them and the other two (what
+        a failover needs)."""
+        primary = self.replication("redis", check=False) or {}
+        online = [k for k, v in primary.items() if k.startswith("slave") and "state=online" in v]
+        if len(online) != len(REPLICAS):
+            return False
+        for sentinel in SENTINELS:
+            master = (self.redis_cli(sentinel, "SENTINEL", "MASTER", "boardhook", port=26379, check=False)
+                      or "").splitlines()
+            master = dict(zip(master[::2], master[1::2]))
+            if (master.get("num-slaves"), master.get("num-other-sentinels")) != (str(len(REPLICAS)), str(len(SENTINELS) - 1)):
+                return False
+        return True
+
+    def primary_per_sentinels(self):
+        """The service every Sentinel names as the primary, once its ROLE agrees; else None."""
+        named = set()
+        for sentinel in SENTINELS:
+            reply = self.redis_cli(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "boardhook", port=26379,
+                                   check=False)
+            named.add(reply.split()[0] if reply and reply.split() else None)
+        if len(named) != 1 or None in named:
+            return None
+        service = named.pop()
+        role = (self.redis_cli(service, "ROLE", check=False) or "").splitlines()
+        return service if role[:1] == ["master"] else None
+
+    def doctor_findings(self):
+        """{check: (status, detail)} of `boardhook-queues doctor` in the handler container, which
+        must exit 0 (every event answered 200 kept)."""
+        r = self.podman("exec", self.container_id("handler"), "boardhook-queues", "--json", "doctor", timeout=60)
+        self.assertEqual(r.returncode, 0, f"boardhook-queues doctor: {r.stdout}{r.stderr}")
+        report = json.loads(r.stdout)
+        self.assertTrue(report["keeps_the_promise"], report)
+        return {f["check"]: (f["status"], f["detail"]) for f in report["findings"]}
+
+    def post_events(self, sender, client, count):
+        """`count` POSTs of the load generator's client `client`, each answered 200; their event ids."""
+        ids = []
+        for seq in range(count):
+            raw, sent = sender.body(client, seq)
+            r = self.post(raw)
+            self.assertEqual((r.status, r.json()), (200, {"stored": len(sent.ids)}), str(r))
+            ids += sent.ids
+        return ids
+
+    @step
+    def test_6_the_replicated_profile_answers_200_once_a_replica_has_the_events_and_fails_over(self):
+        phases = []
+        started = time.monotonic()
+
+        def phase(name):
+            nonlocal started
+            phases.append(f"{name} {time.monotonic() - started:.1f} s")
+            started = time.monotonic()
+        type(self).profiles = (PROFILE,)
+        type(self).compose_env.update(documented_replicated_settings())
+        # The same images: the profile's services run boardhook-redis, which step 1 built.
+        self.compose_ok("up", "-d", "--no-build", "--scale", "worker=0", timeout=600)
+        self.until(self.replicated_set_ready, "redis with both replicas online, each Sentinel knowing them "
+                   "and the other Sentinels", 60, lambda: f"redis: {self.replication('redis', check=False)}")
+        print(f"\nhealth: {self.wait_healthy()}")
+        self.assertEqual(self.primary_per_sentinels(), "redis", "the Sentinels name the primary by its service name")
+        phase("up and ready")
+
+        sender = self.load_generator(tag="replicated")
+        ids = self.post_events(sender, 11, 10)
+        on_primary = self.queued("redis")
+        queued_ids = {json.loads(line)["id"] for text in on_primary.values() for line in text.splitlines() if line}
+        self.assertLessEqual(set(ids), queued_ids, "events answered 200 are not queued on the primary")
+        # WAIT confirmed each batch on one replica before its 200; the other follows at once.
+        self.until(lambda: all(self.queued(replica) == on_primary for replica in REPLICAS),
+                   "both replicas holding the primary's queues", 10,
+                   lambda: f"primary {self.replication('redis', check=False)}")
+        counters = self.metrics()
+        self.assertEqual(counters.get("boardhook_events_unreplicated_total"), 0,
+                         "a batch went to the spool too because no replica confirmed it in time")
+        self.assertEqual(counters.get("boardhook_events_spooled_total"), 0)
+        self.assertEqual(self.spool_records(), 0)
+        phase("10 POSTs, on both replicas")
+
+        findings = self.doctor_findings()
+        print("doctor: " + "; ".join(f"{check} {status} ({detail})" for check, (status, detail) in findings.items()))
+        for check in ("replicas", "min-replicas-to-write", "sentinels", "quorum", "eviction policy", "AOF"):
+            self.assertEqual(findings.get(check, ("missing",))[0], "ok", f"doctor's {check}: {findings.get(check)}")
+        self.assertIn(f"{len(REPLICAS)} replica(s) online", findings["replicas"][1])
+        self.assertIn(f"{len(SENTINELS)} of {len(SENTINELS)} Sentinel(s) answer", findings["sentinels"][1])
+        phase("doctor")
+
+        self.compose_ok("up", "-d", "--no-build", "--scale", f"worker={WORKERS}", timeout=300)
+        self.wait_until_run(ids)
+        phase("run by the workers")
+
+        # A failover: the primary's container stops, the Sentinels promote a replica and point
+        # the other one at it, all by name; the handler and the workers follow.
+        self.compose_ok("stop", "redis", timeout=120)
+        self.until(lambda: self.primary_per_sentinels() in REPLICAS,
+                   f"the Sentinels naming {' or '.join(REPLICAS)} the primary", 40)
+        promoted = self.primary_per_sentinels()
+        phase("failover")
+        other = next(r for r in REPLICAS if r != promoted)
+        self.until(lambda: (self.replication(other, check=False) or {}).get("master_host") == promoted,
+                   f"{other} replicating from {promoted}", 20)
+        after = self.post_events(sender, 12, 5)
+        self.wait_until_run(after)
+        phase(f"5 POSTs after it, run from {promoted}")
+        print(f"\nreplicated profile: {len(ids)} events on the primary and {len(REPLICAS)} replicas, "
+              f"{len(after)} after the failover to {promoted}; {', '.join(phases)}")
+
+    def test_7_down_and_the_tests_cleanup_leave_nothing_it_made(self):
         problems = type(self).remove_everything()
         self.assertEqual(problems, [], "\n".join(problems))
 
@@ -662,6 +839,10 @@ runroot = "{d}/run"
         cls.removed = True
         problems = []
         if hasattr(cls, "compose_env") and cls.engine.alive():
+            # With the profile on, so that down removes its containers and volumes too, whether
+            # or not step 6 got to start them.
+            cls.profiles = (PROFILE,)
+            cls.compose_env["COMPOSE_PROFILES"] = PROFILE
             logs = cls.compose("logs", "--no-color", "--timestamps")
             (cls.dir / "stack.log").write_text(logs.stdout + logs.stderr)
             if cls.failed_step:

@@ -3,9 +3,10 @@
 
 No systemd manager and no Docker engine run here, so the files are checked by the tools that
 read them (`systemd-analyze verify` and `security --offline`, `systemd-sysusers --root`,
-Debian's `docker-compose config`), the images by what they install and copy, and the scripts
-the containers run (the handler's health check, nginx's and certbot's entrypoints) are run for
-real on loopback against the built handler, Redis, nginx and a real ACME CA (Debian's pebble).
+Debian's `docker-compose config`; the Redis and Sentinel drop-ins on Debian's own units), the
+images by what they install and copy, and the scripts the containers run (the handler's health
+check, nginx's, certbot's and Redis's entrypoints) are run for real on loopback against the built
+handler, Redis, Sentinel, nginx and a real ACME CA (Debian's pebble).
 """
 import http.client
 import json
@@ -32,7 +33,13 @@ DOMAIN = "hooks.example.test"   # pebble-challtestsrv resolves every name to 127
 # What the README's Deploy section names: keep the two in step.
 COMPOSE_SERVICES = {"redis", "handler", "nginx", "worker", "certbot"}
 COMPOSE_VOLUMES = {"redis-data", "spool", "certs", "acme-webroot"}
-HEALTHCHECKED_SERVICES = {"redis", "handler", "nginx", "certbot"}
+# The `replicated` profile's (README, "Replicated Redis"), each with its own volume.
+REPLICATED_SERVICES = {"redis-2", "redis-3", "sentinel-1", "sentinel-2", "sentinel-3"}
+REPLICATED_VOLUMES = {f"{name}-data" for name in REPLICATED_SERVICES}
+HEALTHCHECKED_SERVICES = {"redis", "handler", "nginx", "certbot"} | REPLICATED_SERVICES
+# What docker-compose.yml's header tells an operator to put in .env for the profile.
+REPLICATED_SETTINGS = ("COMPOSE_PROFILES", "BOARDHOOK_REDIS_REPLICATION", "BOARDHOOK_REDIS_URL",
+                       "BOARDHOOK_REDIS_MIN_REPLICAS")
 
 # Hardening every service unit carries (README: "systemd units").
 HARDENING = {
@@ -150,6 +157,60 @@ class SystemdUnits(unittest.TestCase):
         self.assertEqual(exec_start[0], "", "the drop-in must clear Debian's ExecStart first")
         self.assertRegex(exec_start[1], r"^/usr/bin/redis-server /etc/redis/boardhook\.conf .*--supervised systemd")
 
+    def debian_unit_with_drop_ins(self, unit, *drop_ins):
+        """A folder holding Debian's `unit` and our drop-ins for it (paths under deploy/systemd);
+        returns the unit's path there. The package installing `unit` must be installed."""
+        debian_unit = Path("/lib/systemd/system") / unit
+        self.assertTrue(debian_unit.exists(), f"{unit} is not installed; scripts/test installs its package")
+        units = self.dir / f"{unit}-{len(drop_ins)}"
+        (units / f"{unit}.d").mkdir(parents=True)
+        shutil.copy(debian_unit, units)
+        for drop_in in drop_ins:
+            shutil.copy(SYSTEMD / drop_in, units / f"{unit}.d")
+        return units / unit
+
+    def effective_exec_start(self, unit):
+        """The ExecStart systemd runs: the unit's, then each drop-in's in the order of their
+        names, an empty assignment clearing what came before (one command: not a oneshot)."""
+        commands = []
+        for path in [unit] + sorted((unit.parent / f"{unit.name}.d").glob("*.conf")):
+            for value in unit_values(read_unit(path), "ExecStart"):
+                commands = [] if value == "" else commands + [value]
+        self.assertEqual(len(commands), 1, f"{unit.name}: ExecStart {commands}")
+        return commands[0].split()
+
+    def test_the_replication_drop_in_verifies_beside_the_redis_one_and_adds_the_set_s_settings(self):
+        unit = self.debian_unit_with_drop_ins("redis-server.service", "redis-server.service.d/boardhook.conf",
+                                              "redis-server.service.d/replication.conf")
+        self.verify([unit], ("redis-server.service",))
+        argv = self.effective_exec_start(unit)
+        self.assertEqual(argv[:2], ["/usr/bin/redis-server", "/etc/redis/boardhook.conf"])
+        includes = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--include"]
+        # boardhook-replication.conf holds min-replicas-to-write and min-replicas-max-lag.
+        self.assertEqual(includes, ["/etc/redis/boardhook-replication.conf", "/etc/redis/boardhook-auth.conf"])
+        replication = (REPO / "redis/boardhook-replication.conf").read_text()
+        self.assertRegex(replication, r"(?m)^min-replicas-to-write [1-9]")
+        self.assertRegex(replication, r"(?m)^min-replicas-max-lag [1-9]")
+        # Sentinel rewrites the file; an argument would override what it wrote.
+        self.assertNotIn("--replicaof", argv)
+        self.assertNotIn("--slaveof", argv)
+        bind = argv[argv.index("--bind") + 1:argv.index("--bind") + 3]
+        self.assertEqual(bind, ["$BOARDHOOK_REDIS_BIND", "127.0.0.1"], "this host's address, then loopback")
+        self.assertEqual(unit_value(read_unit(unit.parent / "redis-server.service.d/replication.conf"),
+                                    "EnvironmentFile"), "/etc/redis/boardhook-node.env")
+        self.assertIn("systemd", argv[argv.index("--supervised") + 1])
+
+    def test_the_sentinel_drop_in_verifies_on_debians_sentinel_unit_and_runs_the_shipped_file(self):
+        unit = self.debian_unit_with_drop_ins("redis-sentinel.service", "redis-sentinel.service.d/boardhook.conf")
+        self.verify([unit], ("redis-sentinel.service",))
+        argv = self.effective_exec_start(unit)
+        self.assertEqual(argv[:2], ["/usr/bin/redis-sentinel", "/etc/redis/sentinel.conf"])
+        self.assertEqual(argv[argv.index("--pidfile") + 1], unit_value(read_unit(unit), "PIDFile"))
+        self.assertEqual(argv[argv.index("--supervised") + 1], "systemd")
+        # Sentinel rewrites its file: Debian's unit must let it write there.
+        self.assertIn("-/etc/redis", unit_values(read_unit(unit), "ReadWriteDirectories"))
+        self.assertRegex((REPO / "redis/sentinel.conf").read_text(), r"(?m)^sentinel monitor boardhook \S+ \d+ 2$")
+
     def test_every_service_carries_the_hardening_options(self):
         for name, unit in (("handler", self.handler), ("worker", self.worker)):
             for key, want in HARDENING.items():
@@ -234,6 +295,11 @@ class ExampleFiles(unittest.TestCase):
             seen.append(name)
         self.assertEqual(len(seen), len(set(seen)), "a setting given twice")
         self.assertIn("BOARDHOOK_VERIFY_TOKEN_FILE", seen)
+        # The commented alternatives (the replicated set's) are real settings too.
+        commented = re.findall(r"^#(BOARDHOOK_[A-Z_]+)=", (REPO / "deploy/boardhook.env.example").read_text(),
+                               re.MULTILINE)
+        self.assertLessEqual(set(commented), known)
+        self.assertLessEqual({"BOARDHOOK_REDIS_URL", "BOARDHOOK_REDIS_MIN_REPLICAS"}, set(commented))
         self.assertNotIn("BOARDHOOK_LISTEN", seen, "under systemd the socket comes from the .socket unit")
 
     def test_the_worker_config_example_has_only_type_equals_command_lines(self):
@@ -259,13 +325,16 @@ class Compose(unittest.TestCase):
         cls.addClassCleanup(shutil.rmtree, cls.dir, True)
         (cls.dir / "verify-token").write_text("not-a-real-token\n")
         (cls.dir / "worker.conf").write_text("ticket_status_change = cat\n")
-        cls.env = {**{k: v for k, v in os.environ.items() if not k.startswith("BOARDHOOK_")},
+        cls.env = {**{k: v for k, v in os.environ.items() if not k.startswith(("BOARDHOOK_", "COMPOSE_"))},
                    "BOARDHOOK_DOMAIN": "hooks.example.test",
                    "BOARDHOOK_ACME_EMAIL": "ops@example.test",
                    "BOARDHOOK_VERIFY_TOKEN_PATH": str(cls.dir / "verify-token"),
                    "BOARDHOOK_WORKER_CONFIG": str(cls.dir / "worker.conf")}
         # docker-compose takes seconds to start: run every invocation the tests need at once.
-        runs = {"config": (["config"], cls.env), "quiet": (["config", "-q"], cls.env)}
+        cls.replicated_env = {**cls.env, **documented_replicated_settings()}
+        runs = {"config": (["config"], cls.env), "quiet": (["config", "-q"], cls.env),
+                "replicated": (["config"], cls.replicated_env),
+                "replicated-quiet": (["config", "-q"], cls.replicated_env)}
         for missing in ("BOARDHOOK_DOMAIN", "BOARDHOOK_ACME_EMAIL"):
             runs[missing] = (["config", "-q"], {k: v for k, v in cls.env.items() if k != missing})
         compose = find_program("docker-compose")
@@ -283,6 +352,7 @@ class Compose(unittest.TestCase):
             raise AssertionError(f"docker-compose config failed:\n{r.stderr}")
         cls.config = yaml.safe_load(r.stdout)
         cls.services = cls.config["services"]
+        cls.replicated = yaml.safe_load(cls.results["replicated"].stdout)["services"]
 
     def test_docker_compose_config_q_accepts_the_file_silently(self):
         r = self.results["quiet"]
@@ -296,8 +366,9 @@ class Compose(unittest.TestCase):
             self.assertIn(missing, r.stderr)
 
     def test_the_services_volumes_and_health_checks_of_the_readme_exist(self):
-        self.assertEqual(set(self.services), COMPOSE_SERVICES)
-        self.assertEqual(set(self.config["volumes"]), COMPOSE_VOLUMES)
+        self.assertEqual(set(self.services), COMPOSE_SERVICES | REPLICATED_SERVICES)
+        self.assertEqual({name for name, s in self.services.items() if s.get("profiles")}, REPLICATED_SERVICES)
+        self.assertEqual(set(self.config["volumes"]), COMPOSE_VOLUMES | REPLICATED_VOLUMES)
         for name in HEALTHCHECKED_SERVICES:
             test = self.services[name].get("healthcheck", {}).get("test")
             self.assertTrue(test and test[0] in ("CMD", "CMD-SHELL"), f"{name}: no health check")
@@ -318,6 +389,9 @@ class Compose(unittest.TestCase):
 
     def test_each_volume_is_mounted_where_its_data_lives(self):
         self.assertEqual(self.mounts("redis")["/data"], ("redis-data", False))
+        for name in REPLICATED_SERVICES:
+            # Its own: the configuration Redis or Sentinel rewrites is kept there.
+            self.assertEqual(self.mounts(name), {"/data": (f"{name}-data", False)}, name)
         self.assertEqual(self.mounts("handler")["/var/lib/boardhook"], ("spool", False))
         self.assertEqual(self.services["handler"]["environment"]["BOARDHOOK_SPOOL_DIR"], "/var/lib/boardhook/spool")
         self.assertEqual(self.mounts("certbot")["/etc/letsencrypt"], ("certs", False))
@@ -354,11 +428,50 @@ class Compose(unittest.TestCase):
         self.assertGreater(grace("worker"), 60 + 5)
         self.assertEqual(self.services["nginx"].get("stop_signal"), "SIGQUIT")
 
+    def test_without_the_profile_redis_is_the_lone_redis_and_the_handler_uses_it(self):
+        self.assertEqual(self.services["redis"]["environment"]["BOARDHOOK_REDIS_REPLICATION"], "off")
+        for name in ("handler", "worker"):
+            self.assertEqual(self.services[name]["environment"]["BOARDHOOK_REDIS_URL"], "redis://redis:6379/0", name)
+        self.assertEqual(str(self.services["handler"]["environment"]["BOARDHOOK_REDIS_MIN_REPLICAS"]), "0")
+
+    def test_the_replicated_profile_points_the_handler_and_workers_at_its_three_sentinels(self):
+        for name in ("replicated", "replicated-quiet"):
+            self.assertEqual(self.results[name].returncode, 0, self.results[name].stderr)
+        self.assertEqual(self.results["replicated-quiet"].stdout + self.results["replicated-quiet"].stderr, "",
+                         "docker-compose warned")
+        services = self.replicated
+        self.assertEqual(services["redis"]["environment"]["BOARDHOOK_REDIS_REPLICATION"], "on")
+        url = services["handler"]["environment"]["BOARDHOOK_REDIS_URL"]
+        self.assertEqual(services["worker"]["environment"]["BOARDHOOK_REDIS_URL"], url)
+        self.assertEqual(str(services["handler"]["environment"]["BOARDHOOK_REDIS_MIN_REPLICAS"]), "1")
+        m = re.fullmatch(r"redis-sentinel://([^/#@]+)#boardhook", url)
+        self.assertTrue(m, url)
+        sentinels = {name for name in REPLICATED_SERVICES if name.startswith("sentinel-")}
+        self.assertEqual(set(m.group(1).split(",")), sentinels, "the URL names every Sentinel service")
+        # Each node and Sentinel announces its service name (what the others and the handler
+        # resolve), and starts from the `redis` service as the first primary.
+        for name in REPLICATED_SERVICES:
+            command = services[name]["command"]
+            role = "sentinel" if name in sentinels else "redis"
+            self.assertEqual(command, ["redis-entrypoint", role, name, "redis"], name)
+            self.assertEqual(services[name]["image"], self.services["redis"]["image"], name)
+            self.assertEqual(set(services[name]["networks"]), {"backend"}, name)
+        self.assertEqual(services["redis"]["command"], ["redis-entrypoint", "redis", "redis"])
+
     def test_the_handler_gets_its_token_from_a_secret(self):
         handler = self.services["handler"]
         self.assertEqual(handler["environment"]["BOARDHOOK_VERIFY_TOKEN_FILE"], "/run/secrets/verify_token")
         self.assertNotIn("BOARDHOOK_VERIFY_TOKEN", handler["environment"])
         self.assertEqual([s["source"] if isinstance(s, dict) else s for s in handler["secrets"]], ["verify_token"])
+
+
+def documented_replicated_settings():
+    """{name: value} of the .env lines docker-compose.yml's header gives for the `replicated`
+    profile (the test runs what an operator is told to write)."""
+    found = dict(re.findall(r"^#\s+([A-Z_]+)=(\S+)$", COMPOSE_FILE.read_text(), re.MULTILINE))
+    settings = {name: found.get(name) for name in REPLICATED_SETTINGS}
+    assert all(settings.values()), f"docker-compose.yml's header: {settings}"
+    return settings
 
 
 def dockerfile_stages(path):
@@ -413,8 +526,13 @@ class Dockerfiles(unittest.TestCase):
             import yaml
         except ImportError:
             self.skipTest("python3-yaml missing; scripts/test installs it")
-        builds = [s["build"] for s in yaml.safe_load(COMPOSE_FILE.read_text())["services"].values()]
+        services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+        builds = [s["build"] for s in services.values() if "build" in s]
         self.assertTrue(all(b["context"] == "." for b in builds), "every image builds from the top folder")
+        # A service without a build of its own runs an image another service builds.
+        built = {s["image"] for s in services.values() if "build" in s}
+        for name, service in services.items():
+            self.assertIn(service["image"], built, f"{name}: nothing builds {service['image']}")
         self.assertEqual({REPO / b["dockerfile"] for b in builds}, set(self.dockerfiles))
         for build in builds:
             if "target" in build:
@@ -536,7 +654,8 @@ class ContainerScripts(unittest.TestCase):
         return run([DOCKER / "healthcheck-handler", address])
 
     def test_shellcheck_finds_nothing_in_the_container_scripts(self):
-        scripts = [DOCKER / "healthcheck-handler", DOCKER / "nginx-entrypoint", DOCKER / "certbot-entrypoint"]
+        scripts = [DOCKER / "healthcheck-handler", DOCKER / "nginx-entrypoint", DOCKER / "certbot-entrypoint",
+                   DOCKER / "redis-entrypoint"]
         r = run([find_program("shellcheck"), "--shell=sh", *scripts])
         self.assertEqual(r.returncode, 0, r.stdout)
 
@@ -553,6 +672,87 @@ class ContainerScripts(unittest.TestCase):
             time.sleep(0.3)
         self.assertEqual(r.returncode, 1, f"still healthy 15 s after Redis stopped: {r.stdout}")
         self.assertTrue(handler.alive())
+
+    def start_redis_entrypoint(self, name, args, port_variable, port=None, **env):
+        """redis-entrypoint ARGS as in the redis image, with its volume and the image's /etc/redis
+        (the shipped redis/ files) moved into our folder, on `port` or a free one. Returns
+        (process, port, its data folder); started again with the same name, the same folder."""
+        share = self.dir / "redis-share"
+        if not share.exists():
+            share.mkdir()
+            for conf in ("boardhook.conf", "boardhook-replication.conf", "sentinel.conf"):
+                (share / conf).symlink_to(REPO / "redis" / conf)
+        data, port = self.dir / name, port or free_port()
+        data.mkdir(exist_ok=True)
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("BOARDHOOK_", "REDIS_", "SENTINEL_"))}
+        environment.update(REDIS_DATA_DIR=str(data), REDIS_SHARE_DIR=str(share), **{port_variable: str(port)}, **env)
+        process = self.start(name, [DOCKER / "redis-entrypoint", *args], environment)
+        wait_for(lambda: redis_command(port, "PING") == "PONG", f"{name} PING", process)
+        return process, port, data
+
+    def test_redis_entrypoint_runs_the_lone_redis_from_the_shipped_file(self):
+        _, port, data = self.start_redis_entrypoint("lone-redis", ["redis", "redis"], "REDIS_PORT")
+        self.assertEqual(redis_command(port, "CONFIG", "GET", "appendonly"), [b"appendonly", b"yes"])
+        self.assertEqual(redis_command(port, "CONFIG", "GET", "min-replicas-to-write"), [b"min-replicas-to-write", b"0"])
+        self.assertEqual(list(data.glob("*.conf")), [], "the lone Redis runs the image's file, no copy")
+
+    def test_redis_entrypoint_makes_a_set_that_refuses_writes_alone_and_keeps_what_it_rewrote(self):
+        """A primary, a replica and a Sentinel as the `replicated` profile starts them, on
+        loopback, with a name (`localhost`) in place of every address."""
+        _, primary_port, _ = self.start_redis_entrypoint(
+            "set-redis", ["redis", "localhost"], "REDIS_PORT", BOARDHOOK_REDIS_REPLICATION="on")
+        replica_args = ["redis", "localhost", f"localhost:{primary_port}"]
+        replica, replica_port, replica_data = self.start_redis_entrypoint("set-redis-2", replica_args, "REDIS_PORT")
+
+        def replica_online():
+            return b"state=online" in redis_command(primary_port, "INFO", "replication")
+        wait_for(replica_online, "the replica online", replica)
+        info = redis_command(primary_port, "INFO", "replication").decode()
+        self.assertIn(f"slave0:ip=localhost,port={replica_port},", info, "the replica announces its name")
+        for port in (primary_port, replica_port):
+            self.assertEqual(redis_command(port, "CONFIG", "GET", "min-replicas-to-write")[1], b"1")
+        self.assertEqual(redis_command(primary_port, "LPUSH", "k", "v"), 1)
+        self.assertIn(f"\nreplicaof localhost {primary_port}\n", (replica_data / "boardhook.conf").read_text())
+
+        sentinel_args = ["sentinel", "localhost", f"localhost:{primary_port}"]
+        sentinel, sentinel_port, sentinel_data = self.start_redis_entrypoint("set-sentinel", sentinel_args,
+                                                                             "SENTINEL_PORT")
+        self.assertEqual(redis_command(sentinel_port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "boardhook"),
+                         [b"localhost", str(primary_port).encode()])
+        master = redis_command(sentinel_port, "SENTINEL", "MASTER", "boardhook")
+        self.assertEqual(dict(zip(master[::2], master[1::2]))[b"quorum"], b"2", "redis/sentinel.conf's quorum")
+
+        def sentinel_ids():
+            return re.findall(r"^sentinel myid (\w+)$", (sentinel_data / "sentinel.conf").read_text(), re.MULTILINE)
+        myid = sentinel_ids()
+        self.assertEqual(len(myid), 1, "Sentinel did not write its id into its copy")
+
+        # Alone, the primary refuses writes, min-replicas-max-lag (3 s) after the replica's last
+        # acknowledgement.
+        self.assertEqual(replica.stop(), 0)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis_command(primary_port, "LPUSH", "k", "v")
+            except harness.RedisError as error:
+                self.assertTrue(str(error).startswith("NOREPLICAS"), error)
+                break
+            self.assertLess(time.monotonic(), deadline, "the primary alone still takes writes after 10 s")
+            time.sleep(0.2)
+
+        # Started again, each keeps the file it rewrote: Sentinel its id; the replica its
+        # promotion, as a failover leaves it (REPLICAOF NO ONE, then CONFIG REWRITE), where a
+        # copy made again would follow the first primary.
+        self.assertEqual(sentinel.stop(), 0)
+        replica, _, _ = self.start_redis_entrypoint("set-redis-2", replica_args, "REDIS_PORT", port=replica_port)
+        self.assertEqual(redis_command(replica_port, "REPLICAOF", "NO", "ONE"), "OK")
+        self.assertEqual(redis_command(replica_port, "CONFIG", "REWRITE"), "OK")
+        self.assertEqual(replica.stop(), 0)
+        self.start_redis_entrypoint("set-redis-2", replica_args, "REDIS_PORT", port=replica_port)
+        self.assertEqual(redis_command(replica_port, "ROLE")[0], b"master")
+        self.assertEqual(redis_command(replica_port, "CONFIG", "GET", "min-replicas-to-write")[1], b"1")
+        self.start_redis_entrypoint("set-sentinel", sentinel_args, "SENTINEL_PORT", port=sentinel_port)
+        self.assertEqual(sentinel_ids(), myid, "Sentinel's copy made again: its id changed")
 
     def edge_environment(self, name, handler_port, http_port, https_port):
         """The nginx and certbot containers' environment, their folders moved into ours."""

@@ -26,7 +26,7 @@ import harness
 PREFIX = "bhw"                 # a non-default prefix, so every key name must honour it
 HOST = socket.gethostname()    # workers name themselves <host>:<pid>:<nonce of this start>
 DEAD_RECORD_FIELDS = {"failed_at", "worker", "attempts", "exit_code", "signal", "timed_out", "error",
-                      "stderr_tail", "envelope"}
+                      "http_status", "stderr_tail", "envelope"}
 
 
 def key(*parts):
@@ -526,6 +526,7 @@ class Leftovers(WorkerTest):
         self.redis.cmd("LPUSH", key("processing", self.worker_id(worker) + ":0"), raw)
         self.redis.cmd("CLIENT", "KILL", "TYPE", "normal")   # every connection of the worker fails
         self.until(lambda: self.lines("ran") == [event_id], "the unheld event run")
+        self.until(lambda: self.counter(f"done:{self.TYPE}") == 1, "its acknowledgement")
         self.assertNoWorkLeft(self.TYPE)
         self.assertIn("put back in its queue", worker.log.read_text())
         self.assertEqual(self.stop_worker(worker), 0)

@@ -131,7 +131,8 @@ TEST_CASE("every setting name is one this test file exercises") {
       "BOARDHOOK_MAX_EVENTS",      "BOARDHOOK_USER",          "BOARDHOOK_SOCKET_GROUP",
       "BOARDHOOK_REDIS_BATCH_WAIT_US", "BOARDHOOK_REDIS_URL_FILE", "BOARDHOOK_REDIS_SENTINEL_PASSWORD",
       "BOARDHOOK_REDIS_SENTINEL_PASSWORD_FILE", "BOARDHOOK_REDIS_MIN_REPLICAS", "BOARDHOOK_REDIS_WAIT_TIMEOUT_MS",
-      "BOARDHOOK_DEDUP_SECONDS", "BOARDHOOK_WEB_ACTIONS"};
+      "BOARDHOOK_DEDUP_SECONDS", "BOARDHOOK_WEB_ACTIONS",
+      "BOARDHOOK_SIGNING_SECRET", "BOARDHOOK_SIGNING_SECRET_FILE"};
   const std::vector<std::string> names = setting_names();
   CHECK(names.size() == tested.size());
   for (const auto& name : names) {
@@ -433,7 +434,8 @@ TEST_CASE("replication, deduplication and Sentinel settings are read, and the Se
   CHECK(config.redis_wait_timeout_ms == 250);
   CHECK(config.dedup_seconds == 0);
   const std::string summary = describe(config);
-  CHECK_THAT(summary, !Catch::Contains("secret"));
+  CHECK_THAT(summary, !Catch::Contains("data-secret"));
+  CHECK_THAT(summary, !Catch::Contains("sentinel-secret"));
   CHECK_THAT(summary, Catch::Contains("sentinel:boardhook@s1:26379,s2:26379/1"));
   CHECK(Config{}.dedup_seconds == 3600);
   CHECK(Config{}.redis_min_replicas == 0);
@@ -443,4 +445,12 @@ TEST_CASE("the web view's actions are off unless BOARDHOOK_WEB_ACTIONS is on") {
   CHECK(Config{}.web_actions == "off");
   CHECK(load(with_token({{"BOARDHOOK_WEB_ACTIONS", "on"}})).web_actions == "on");
   CHECK(error_of(with_token({{"BOARDHOOK_WEB_ACTIONS", "yes"}})) == "BOARDHOOK_WEB_ACTIONS=\"yes\": must be off or on");
+}
+
+TEST_CASE("signing secrets are Standard Webhooks secrets, two during a rotation, never echoed") {
+  const Config config = load(with_token({{"BOARDHOOK_SIGNING_SECRET", "whsec_MDEyMzQ1Njc4OWFiY2RlZg==, whsec_ZmVkY2JhOTg3NjU0MzIxMA=="}}));
+  CHECK(config.signing_secrets.size() == 2);
+  const std::string message = error_of(with_token({{"BOARDHOOK_SIGNING_SECRET", "not-a-secret"}}));
+  CHECK_THAT(message, Catch::StartsWith("BOARDHOOK_SIGNING_SECRET=\"…\": "));
+  CHECK_THAT(message, Catch::Contains("whsec_"));
 }

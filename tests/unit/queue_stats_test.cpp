@@ -21,7 +21,7 @@ QueueStats snapshot(std::int64_t at_ms, std::int64_t done) {
   stats.types.push_back(row);
   WorkerStats worker;
   worker.id = "h:1:abcdef";
-  worker.record = WorkerRecord{"h", 1, 2, "2026-12-04T10:00:00.000Z", {"ticket_status_change"}};
+  worker.record = WorkerRecord{"h", 1, 2, "2026-12-04T10:00:00.000Z", {"ticket_status_change"}, {}};
   worker.alive = true;
   worker.last_heartbeat_ms = at_ms - 500;
   worker.running = 1;

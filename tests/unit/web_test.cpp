@@ -94,7 +94,7 @@ TEST_CASE("/metrics/queues renders each type's depth, ages, totals and serving w
   stats.types.push_back(row);
   WorkerStats worker;
   worker.alive = true;
-  worker.record = WorkerRecord{"h", 1, 1, "", {"a\"b"}};
+  worker.record = WorkerRecord{"h", 1, 1, "", {"a\"b"}, {}};
   stats.workers.push_back(worker);
   stats.rejected = 2;
   const std::string text = render_queue_metrics(&stats);
