@@ -346,7 +346,8 @@
     ], types.map((t) => {
       const r = state.rates.get(t.type) || {};
       return [
-        el('span', { class: 'type-name' }, t.type),
+        [el('span', { class: 'type-name' }, t.type),
+         t.paused ? badge('paused', 'warn note', 'boardhook-queues pause: workers take none of these until resumed') : null],
         count(t.queued),
         count(t.processing),
         t.retry > 0 ? el('span', { class: 'warn-text' }, count(t.retry)) : count(t.retry),
@@ -452,7 +453,7 @@
       el('span', { class: 'nowrap' }, w.host || '–'),
       w.pid === undefined ? '–' : String(w.pid),
       w.started_at ? when(w.started_at) : '–',
-      (w.types || []).length ? el('span', { class: 'chips' }, w.types.map((t) => el('span', { class: 'chip' }, t))) : '–',
+      (w.types || []).length ? el('span', { class: 'chips' }, w.types.map((t) => typeChip(t, (w.circuits || {})[t]))) : '–',
       w.consumers === undefined ? '–' : count(w.consumers),
       count(w.running),
     ]), 'No worker has registered with this Redis.');
@@ -470,6 +471,13 @@
         job.received_at ? when(job.received_at) : '–',
       ],
     })), 'No consumer is running a job.');
+  }
+
+  // A type a worker serves; its destination's circuit when it is not closed ("open", "half-open").
+  function typeChip(type, circuit) {
+    if (!circuit) return el('span', { class: 'chip' }, type);
+    return el('span', { class: `chip circuit-${circuit === 'open' ? 'open' : 'half'}`, title: `circuit ${circuit}: its destination has been failing` },
+      type, el('span', { class: 'note' }, ` · circuit ${circuit}`));
   }
 
   function renderDead() {

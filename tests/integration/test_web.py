@@ -11,7 +11,7 @@ must appear as text and run nothing; the browser's console must stay free of err
 
 Screenshots of every view, 1280 and 800 pixels wide, go to <stack folder>/screenshots (KEEP=1 keeps
 them; the README's web/screenshot-overview.png is overview-1280.png of such a run).
-Run: /usr/bin/python3 test_web.py --handler PATH --worker PATH.
+Run: /usr/bin/python3 test_web.py --handler PATH --worker PATH --queues PATH.
 """
 import json
 import os
@@ -47,12 +47,20 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--window-size=1280,900"]
 
-# Reads a table of the page as the operator sees it: one {column heading: cell text} per row.
+# Reads a table of the page as the operator sees it: one {column heading: cell text} per row, the
+# text of a cell without its notes (badges such as "paused"), which go to {"notes": [...]}.
 READ_TABLE = """
 const table = document.getElementById(arguments[0]);
 const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
-return [...table.querySelectorAll('tbody > tr:not(.detail-row):not(.empty-row)')].map((tr) =>
-  Object.fromEntries([...tr.children].map((td, i) => [heads[i], td.textContent])));
+return [...table.querySelectorAll('tbody > tr:not(.detail-row):not(.empty-row)')].map((tr) => {
+  const row = { notes: [...tr.querySelectorAll('.note')].map((n) => n.textContent) };
+  [...tr.children].forEach((td, i) => {
+    const copy = td.cloneNode(true);
+    copy.querySelectorAll('.note').forEach((n) => n.remove());
+    row[heads[i]] = copy.textContent;
+  });
+  return row;
+});
 """
 READ_PAIRS = """
 const pairs = {};
@@ -113,6 +121,9 @@ class WebViewTest(harness.StackTest):
     def setUpClass(cls):
         if webdriver is None:
             raise RuntimeError("python3-selenium is missing; scripts/test installs it")
+        for program, option in ((harness.WORKER, "--worker"), (harness.QUEUES, "--queues")):
+            if not program or not os.access(program, os.X_OK):
+                raise RuntimeError(f"{program!r} missing: pass {option}")
         cls.stack_options = {"prefix": PREFIX, "handler_env": {"BOARDHOOK_WEB_ACTIONS": cls.actions} if cls.actions else {}}
         super().setUpClass()
         cls.shots = cls.stack.dir / "screenshots"
@@ -148,7 +159,7 @@ class WebViewTest(harness.StackTest):
         self.worker = harness.Process("boardhook-worker", [
             harness.WORKER, "--type", f"note_deletion=sh {folder}/hold.sh",
             "--type", f"{harness.type_key_part(HOSTILE_TYPE)}=sh {folder}/fail.sh",
-            "--concurrency", "2", "--max-attempts", "1", "--timeout", "60"],
+            "--concurrency", "1", "--max-attempts", "1", "--timeout", "60"],   # a consumer per type
             folder / "worker.log", self.stack.handler_environment())
         self.addCleanup(self.stop_worker)
         harness.wait_for(lambda: self.stack.redis_cmd("HLEN", self.key("workers")) == 1, "worker registered", self.worker)
@@ -266,6 +277,13 @@ class WebView(WebViewTest):
         self.assertEqual({t: (r["In/s"], r["Done/s"]) for t, r in rows.items()},
                          {t: ("0", "0") for t in ("ticket_status_change", "note_deletion", HOSTILE_TYPE)})
         self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, "#chart svg polyline")), 2, "the chart's two lines")
+        self.assertEqual({t: r["notes"] for t, r in rows.items()}, {t: [] for t in rows})
+        # Paused with the tool: the row says so at the next refresh, and only that row.
+        paused = subprocess.run([harness.QUEUES, "pause", "ticket_status_change"], env=self.stack.handler_environment(),
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(paused.returncode, 0, paused)
+        self.until(lambda: {r["Event type"]: r["notes"] for r in self.table("types-table")} ==
+                   {"ticket_status_change": ["paused"], "note_deletion": [], HOSTILE_TYPE: []}, "the paused badge", 5)
         self.screenshot("overview")
 
     def facts(self, dl_id):
