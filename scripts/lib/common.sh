@@ -16,10 +16,13 @@ BOARDHOOK_RUNTIME_PACKAGES=(nginx redis-server openssl curl python3)
 # integration.sentinel_topology and the other multi-host tests run Redis Sentinel on hosts made of
 # network namespaces (ip from iproute2) that they cut apart with iptables; integration.prometheus
 # runs prometheus and promtool (one package; where systemd runs, installing it also starts
-# Debian's own prometheus.service on :9090, which the test leaves alone: it uses a port of its own).
+# Debian's own prometheus.service on :9090, which the test leaves alone: it uses a port of its own);
+# integration.web drives Debian's Chromium through chromedriver (python3-selenium), trusting the
+# test CA through an NSS database made with certutil (libnss3-tools).
 BOARDHOOK_TEST_PACKAGES=(systemd docker-compose python3-yaml libfcgi-bin shellcheck
                          podman runc catatonit netavark aardvark-dns iptables debootstrap
-                         pebble certbot testssl.sh valgrind redis-sentinel iproute2 prometheus)
+                         pebble certbot testssl.sh valgrind redis-sentinel iproute2 prometheus
+                         chromium chromium-driver python3-selenium libnss3-tools)
 # The sanitized build (scripts/test) and the libFuzzer targets (scripts/fuzz) are built with clang;
 # libclang-rt-14-dev holds its ASan, UBSan and libFuzzer runtimes.
 BOARDHOOK_CLANG_PACKAGES=(clang libclang-rt-14-dev)
