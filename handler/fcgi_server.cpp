@@ -188,6 +188,11 @@ void store_events(core::Decision& decision, const core::Request& request, Contex
       context.metrics.record_spooled(events);
       decision.log_message += "; spooled to disk, Redis unavailable";
       break;
+    case handler::StoreOutcome::spooled_behind_backlog:
+      context.metrics.record_stored(decision.store->event_type, events);
+      context.metrics.record_spooled(events);
+      decision.log_message += "; spooled to disk behind the events still draining from it";
+      break;
     case handler::StoreOutcome::unreplicated_spooled:
       context.metrics.record_redis_write(static_cast<std::uint64_t>(elapsed_microseconds(started)));
       context.metrics.record_stored(decision.store->event_type, events);

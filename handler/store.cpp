@@ -27,36 +27,64 @@ std::string describe_status(const io::SpoolStatus& status) {
   return text;
 }
 
+// The events of consecutive spool records, in one ingest script.
+bool deliver_spooled_events(io::RedisConnection& redis, const core::Config& config,
+                            std::span<const core::StoreEvents> stores, std::string& error, std::int64_t* duplicates) {
+  std::vector<const core::StoreEvents*> pointers;
+  pointers.reserve(stores.size());
+  for (const core::StoreEvents& store : stores) pointers.push_back(&store);
+  // Through the ingest script, so that what was queued before (a batch spooled when its WAIT
+  // came up short, a drain cut off before its progress note) is not queued twice; and only
+  // delivered once replicated, or the segment would be deleted while the events live in one
+  // Redis process alone.
+  const auto command =
+      core::ingest_command_for(pointers, core::ingest_options(config.queue_prefix, config.dedup_seconds, config.archive_seconds));
+  const auto result = io::run_ingest(redis, command, config.redis_min_replicas, config.redis_wait_timeout_ms, error);
+  if (!result) return false;
+  std::int64_t skipped = 0;
+  for (const auto& group : result->groups) {
+    if (!group.stored) {
+      error = group.error;
+      return false;
+    }
+    skipped += group.duplicates;
+  }
+  if (!result->replicated) {
+    error = "only " + std::to_string(result->replicas) + " replica(s) confirmed the write in time";
+    return false;
+  }
+  // Counted once delivered: an attempt that failed is made again and would count them twice.
+  if (duplicates != nullptr) *duplicates += skipped;
+  return true;
+}
+
 }  // namespace
 
-bool deliver_spool_record(io::RedisConnection& redis, const core::Config& config, const core::SpoolRecord& record,
-                          std::string& error, std::int64_t* duplicates) {
-  if (const auto store = core::store_events_from(record)) {
-    // Through the ingest script, so that what was queued before (a batch spooled when its WAIT
-    // came up short, a drain cut off before its progress note) is not queued twice; and only
-    // delivered once replicated, or the segment would be deleted while the events live in one
-    // Redis process alone.
-    const core::StoreEvents* const stores[] = {&*store};
-    const auto command =
-        core::ingest_command_for(stores, core::ingest_options(config.queue_prefix, config.dedup_seconds, config.archive_seconds));
-    const auto result = io::run_ingest(redis, command, config.redis_min_replicas, config.redis_wait_timeout_ms, error);
-    if (!result) return false;
-    if (!result->groups.front().stored) {
-      error = result->groups.front().error;
-      return false;
+bool deliver_spool_records(io::RedisConnection& redis, const core::Config& config, std::span<const core::SpoolRecord> records,
+                           std::string& error, std::int64_t* duplicates) {
+  std::vector<core::StoreEvents> events;  // the run of event records not yet sent
+  const auto send_events = [&] {
+    if (events.empty()) return true;
+    const bool sent = deliver_spooled_events(redis, config, events, error, duplicates);
+    events.clear();
+    return sent;
+  };
+  for (const core::SpoolRecord& record : records) {
+    if (auto store = core::store_events_from(record)) {
+      events.push_back(std::move(*store));
+      continue;
     }
-    if (!result->replicated) {
-      error = "only " + std::to_string(result->replicas) + " replica(s) confirmed the write in time";
-      return false;
+    // Anything else goes in order: the events before it first.
+    if (!send_events()) return false;
+    if (const auto reject = core::keep_rejected_from(record)) {
+      if (!redis.run_transaction(core::transaction_for(*reject).commands, error)) return false;
+      continue;
     }
-    // Counted once delivered: an attempt that failed is made again and would count them twice.
-    if (duplicates != nullptr) *duplicates += result->groups.front().duplicates;
-    return true;
+    // A record with a valid checksum but a shape we do not know: keep it for a newer build.
+    error = "spool record of unknown kind " + std::to_string(static_cast<int>(record.kind));
+    return false;
   }
-  if (const auto reject = core::keep_rejected_from(record)) return redis.run_transaction(core::transaction_for(*reject).commands, error);
-  // A record with a valid checksum but a shape we do not know: keep it for a newer build.
-  error = "spool record of unknown kind " + std::to_string(static_cast<int>(record.kind));
-  return false;
+  return send_events();
 }
 
 EventStore::EventStore(const core::Config& config, io::Spool* spool, std::function<void(std::size_t, std::int64_t)> on_drained,
@@ -88,7 +116,8 @@ StoreOutcome EventStore::store_events(const core::StoreEvents& store, std::int64
   if (spool_ == nullptr) return StoreOutcome::failed;
   std::string spool_error;
   if (spool_->append(core::to_spool_record(store, now), spool_error)) {
-    return unreplicated ? StoreOutcome::unreplicated_spooled : StoreOutcome::spooled;
+    if (unreplicated) return StoreOutcome::unreplicated_spooled;
+    return behind_backlog ? StoreOutcome::spooled_behind_backlog : StoreOutcome::spooled;
   }
   error = (behind_backlog ? std::string() : "redis: " + error + "; ") + "spool: " + spool_error;
   return StoreOutcome::failed;
@@ -106,8 +135,8 @@ void EventStore::keep_rejected(io::RedisConnection& redis, const core::KeepRejec
 io::DrainResult drain_once(io::Spool& spool, io::RedisConnection& redis, const core::Config& config,
                            std::int64_t* duplicates) {
   std::int64_t skipped = 0;
-  io::DrainResult result = spool.drain([&](const core::SpoolRecord& record, std::string& error) {
-    return deliver_spool_record(redis, config, record, error, &skipped);
+  io::DrainResult result = spool.drain([&](std::span<const core::SpoolRecord> records, std::string& error) {
+    return deliver_spool_records(redis, config, records, error, &skipped);
   });
   if (result.delivered > 0 || result.torn > 0) {
     spdlog::info("spool drain: {} record(s) delivered to Redis ({} envelope(s) queued already, skipped), {} torn or "
@@ -135,12 +164,14 @@ void EventStore::drain_loop() {
   io::RedisConnection redis(config_.redis, config_.redis_timeout_ms);
   io::LogThrottle unreachable_throttle;
   std::size_t last_logged_records = 0;
+  bool progressing = false;  // the last pass delivered and left more: go on at once
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, drain_interval, [this] { return stopping_; });
+      if (!progressing) wake_.wait_for(lock, drain_interval, [this] { return stopping_; });
       if (stopping_) return;
     }
+    progressing = false;
     if (!spool_->has_backlog()) continue;
     // Sealing a segment per pass while Redis is away would only make files; look first.
     std::string error;
@@ -152,6 +183,9 @@ void EventStore::drain_loop() {
       std::int64_t duplicates = 0;
       const io::DrainResult result = drain_once(*spool_, redis, config_, &duplicates);
       if (on_drained_ && result.delivered > 0) on_drained_(result.delivered, duplicates);
+      // Under load, requests keep arriving behind the backlog: a second's pause between passes
+      // let it grow faster than it drained.
+      progressing = result.delivered > 0 && !result.complete;
       if (!result.complete && !result.error.empty() && unreachable_throttle.should_log(std::chrono::minutes(1))) {
         spdlog::error("spool drain stopped: \"{}\"; retrying every {} s", result.error, drain_interval.count());
       }

@@ -4,6 +4,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -15,14 +16,16 @@
 
 namespace boardhook::handler {
 
-// in_redis: in Redis (replicated as asked); spooled: on disk (Redis unavailable); unreplicated_spooled:
+// in_redis: in Redis (replicated as asked); spooled: on disk (Redis unavailable); spooled_behind_backlog:
+// on disk because older events still wait in the spool (Redis was not tried); unreplicated_spooled:
 // in one Redis process and on disk; failed: neither.
-enum class StoreOutcome { in_redis, spooled, unreplicated_spooled, failed };
+enum class StoreOutcome { in_redis, spooled, spooled_behind_backlog, unreplicated_spooled, failed };
 
-// Delivers one spool record to Redis; the Deliver function of drain passes. Once delivered, adds
-// to `duplicates` (when given) the envelopes the ingest script skipped as queued already.
-bool deliver_spool_record(io::RedisConnection& redis, const core::Config& config, const core::SpoolRecord& record,
-                          std::string& error, std::int64_t* duplicates = nullptr);
+// Delivers consecutive spool records to Redis in their order, the events of adjacent event
+// records in one ingest script; the Deliver function of drain passes. Once all are delivered,
+// adds to `duplicates` (when given) the envelopes the ingest script skipped as queued already.
+bool deliver_spool_records(io::RedisConnection& redis, const core::Config& config, std::span<const core::SpoolRecord> records,
+                           std::string& error, std::int64_t* duplicates = nullptr);
 
 class EventStore {
  public:

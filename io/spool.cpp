@@ -20,9 +20,12 @@ namespace {
 
 constexpr std::string_view segment_suffix = ".spool";
 constexpr std::string_view done_suffix = ".done";
-// Progress is noted after this many delivered records (and at every stop): a crash
-// repeats at most this many deliveries.
+// Progress is noted once this many records were delivered (and at every stop): a crash
+// repeats at most this many deliveries and one batch.
 constexpr std::size_t records_per_progress_note = 64;
+// A drain hands Redis this many records (or this many bytes) per script.
+constexpr std::size_t records_per_batch = 128;
+constexpr std::size_t bytes_per_batch = 1024 * 1024;
 // A backlog this small is finished while appends wait, so the switch back to writing
 // straight to Redis happens even under constant load.
 constexpr std::uint64_t final_pass_bytes = 256 * 1024;
@@ -316,32 +319,55 @@ bool Spool::drain_segment(const Candidate& candidate, const Deliver& deliver, Dr
     return false;
   }
   const RecordReader reader{read_fd, candidate.own ? candidate.own->written_end.load() : file_size(read_fd)};
-  std::uint64_t offset = read_progress(candidate.path);
+  std::uint64_t offset = read_progress(candidate.path);  // where the first undelivered record starts
+  std::uint64_t read_end = offset;                        // where the next record to read starts
+  std::vector<core::SpoolRecord> batch;
+  std::size_t batch_bytes = 0;
   std::size_t since_note = 0;
   bool complete = true;
-  while (offset < reader.size) {
-    core::DecodeResult decoded = reader.read(offset);
-    if (decoded.status != core::DecodeStatus::ok) {
-      const std::uint64_t next = decoded.status == core::DecodeStatus::truncated ? reader.size : reader.resync(offset);
-      spdlog::error("spool segment \"{}\": {} record at byte {} ({} bytes skipped); the records before it were delivered",
-                    candidate.path, decoded.status == core::DecodeStatus::truncated ? "torn" : "corrupt", offset, next - offset);
-      ++result.torn;
-      offset = next;
-      continue;
-    }
+  // One script per batch: a drain that sent one record per round trip (and per WAIT, with
+  // replicas) fell behind the requests arriving meanwhile and never caught up.
+  const auto flush = [&] {
+    if (batch.empty()) return true;
     std::string error;
-    if (!deliver(decoded.record, error)) {
+    if (!deliver(batch, error)) {
       result.error = error;
-      complete = false;
-      break;
+      return false;
     }
-    ++result.delivered;
-    offset += decoded.size;
-    if (++since_note == records_per_progress_note) {
+    result.delivered += batch.size();
+    since_note += batch.size();
+    batch.clear();
+    batch_bytes = 0;
+    offset = read_end;
+    if (since_note >= records_per_progress_note) {
       write_progress(candidate.path, offset);
       since_note = 0;
     }
+    return true;
+  };
+  while (read_end < reader.size) {
+    core::DecodeResult decoded = reader.read(read_end);
+    if (decoded.status != core::DecodeStatus::ok) {
+      if (!flush()) {
+        complete = false;
+        break;
+      }
+      const std::uint64_t next = decoded.status == core::DecodeStatus::truncated ? reader.size : reader.resync(read_end);
+      spdlog::error("spool segment \"{}\": {} record at byte {} ({} bytes skipped); the records before it were delivered",
+                    candidate.path, decoded.status == core::DecodeStatus::truncated ? "torn" : "corrupt", read_end, next - read_end);
+      ++result.torn;
+      offset = read_end = next;
+      continue;
+    }
+    read_end += decoded.size;
+    batch_bytes += decoded.size;
+    batch.push_back(std::move(decoded.record));
+    if ((batch.size() >= records_per_batch || batch_bytes >= bytes_per_batch) && !flush()) {
+      complete = false;
+      break;
+    }
   }
+  if (complete && !flush()) complete = false;
   if (candidate.own) close(read_fd);
   if (complete) remove_segment(candidate.path);
   else write_progress(candidate.path, offset);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,10 @@ struct DrainResult {
   std::string error;            // why it stopped early, when it did
 };
 
-// Stores one record in Redis; true only when Redis confirmed it.
-using Deliver = std::function<bool(const core::SpoolRecord& record, std::string& error)>;
+// Stores a run of consecutive records in Redis, in their order; true only when Redis confirmed
+// every one. On false none counts as delivered and the run is offered again on the next pass
+// (the ingest script's deduplication keeps what did get queued from being queued twice).
+using Deliver = std::function<bool(std::span<const core::SpoolRecord> records, std::string& error)>;
 
 class Spool {
  public:

@@ -7,7 +7,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "io/spool.hpp"
 
@@ -99,8 +101,45 @@ TEST_CASE("space a drain frees is seen by the next segment") {
   std::string error;
   while (spool.append(record_of(10'000), error)) {
   }
-  const auto drained = spool.drain([](const core::SpoolRecord&, std::string&) { return true; });
+  const auto drained = spool.drain([](std::span<const core::SpoolRecord>, std::string&) { return true; });
   CHECK(drained.complete);
   CHECK(bytes_on_disk(folder.path) == 0);
   for (int i = 0; i < 50; ++i) REQUIRE(spool.append(record_of(10'000), error));
+}
+
+TEST_CASE("a drain hands over records in batches, in order, and a refused batch is offered again whole") {
+  TemporaryFolder folder;
+  io::Spool spool(folder.path, 64u << 20);
+  std::string error;
+  constexpr int records = 300;
+  for (int i = 0; i < records; ++i) {
+    core::SpoolRecord record = record_of(100);
+    record.fields.back() = std::to_string(i);
+    REQUIRE(spool.append(record, error));
+  }
+  std::vector<std::string> delivered;
+  std::vector<std::size_t> batch_sizes;
+  int calls = 0;
+  const auto first = spool.drain([&](std::span<const core::SpoolRecord> batch, std::string& why) {
+    if (++calls == 2) {
+      why = "redis went away";
+      return false;
+    }
+    batch_sizes.push_back(batch.size());
+    for (const auto& record : batch) delivered.push_back(record.fields.back());
+    return true;
+  });
+  CHECK_FALSE(first.complete);
+  CHECK(first.error == "redis went away");
+  CHECK(first.delivered == batch_sizes.at(0));
+  CHECK(batch_sizes.at(0) > 1);  // one round trip for many records
+  const auto second = spool.drain([&](std::span<const core::SpoolRecord> batch, std::string&) {
+    for (const auto& record : batch) delivered.push_back(record.fields.back());
+    return true;
+  });
+  CHECK(second.complete);
+  CHECK(first.delivered + second.delivered == records);
+  REQUIRE(delivered.size() == records);  // the refused batch came again, nothing before it did
+  for (int i = 0; i < records; ++i) CHECK(delivered[static_cast<std::size_t>(i)] == std::to_string(i));
+  CHECK(bytes_on_disk(folder.path) == 0);
 }
