@@ -310,8 +310,9 @@ std::vector<Spool::Candidate> Spool::drain_candidates() {
   return candidates;
 }
 
-// Delivers one segment from its progress note, noting progress as it goes; true when all of it
-// is delivered (the segment is then deleted).
+// Delivers one segment from its progress note, in batches, noting progress as it goes; true when
+// all of it is delivered (the segment is then deleted). One function of ~60 lines because the
+// two offsets (delivered, read) and the batch move together; split, they would travel as a struct.
 bool Spool::drain_segment(const Candidate& candidate, const Deliver& deliver, DrainResult& result) {
   const int read_fd = candidate.own ? open(candidate.path.c_str(), O_RDONLY | O_CLOEXEC) : candidate.lock_fd;
   if (read_fd < 0) {
