@@ -166,6 +166,7 @@ std::string dead_letters_json(std::string_view event_type, const std::vector<std
     row["attempts"] = record->attempts;
     row["exit_code"] = record->failure.exit_code ? json::value(*record->failure.exit_code) : json::value(nullptr);
     row["signal"] = record->failure.signal ? json::value(*record->failure.signal) : json::value(nullptr);
+    row["http_status"] = record->failure.http_status ? json::value(*record->failure.http_status) : json::value(nullptr);
     row["timed_out"] = record->failure.timed_out;
     row["error"] = record->failure.error;
     row["stderr_tail"] = record->failure.stderr_tail;

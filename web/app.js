@@ -563,6 +563,7 @@
     if (d.timed_out) return badge('timed out', 'warn');
     if (d.signal !== null && d.signal !== undefined) return badge(`signal ${d.signal}`, 'bad');
     if (d.exit_code !== null && d.exit_code !== undefined) return badge(`exit ${d.exit_code}`, 'bad');
+    if (d.http_status !== null && d.http_status !== undefined) return badge(`HTTP ${d.http_status}`, 'bad');
     return '–';
   }
 

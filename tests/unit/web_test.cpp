@@ -76,6 +76,13 @@ TEST_CASE("dead letters and refused requests are listed with what the page shows
   CHECK(rows[0].at("stderr_tail").as_string() == "<script>alert(1)</script>");
   CHECK(rows[0].at("exit_code").as_int64() == 3);
   CHECK(rows[0].at("envelope").at("ticket_id").as_int64() == 7);
+  CHECK(rows[0].at("http_status").is_null());
+
+  JobFailure refused;
+  refused.http_status = 410;
+  refused.error = "HTTP 410";
+  const std::string gone = make_dead_record(R"({"id":"e2","ticket_id":8})", refused, 1, "w:1", 1709210096789);
+  CHECK(json::parse(dead_letters_json("t", {gone})).at("dead").as_array()[0].at("http_status").as_int64() == 410);
 
   const std::string kept = make_rejected_record(1709210096789, "r1", 403, "invalid_endpoint_key", "d", 5, "hello");
   const json::value rejected = json::parse(rejected_json({kept}));
