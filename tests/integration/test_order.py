@@ -69,7 +69,7 @@ class OrderUnderLoad(harness.StackTest):
         """POST every ticket's five changes in order on one keep-alive connection; returns the
         queue's bytes, oldest first."""
         fixture = json.loads(FIXTURE.read_bytes())
-        conn = harness.LoopbackHTTPS(self.stack.https_port, self.stack.tls_context())
+        conn = harness.LoopbackHTTPS(self.stack.https_port, self.stack.tls_context(), nodelay=True)
         try:
             for n in range(TICKETS):
                 for seq in range(PER_TICKET):
@@ -148,8 +148,9 @@ class OrderUnderLoad(harness.StackTest):
         failed = len((folder / "failed.log").read_text().splitlines())
         self.assertEqual(failed, failing, f"{name}: failed runs")
         self.assertEqual(set(runs), set(tickets), f"{name}: a ticket never ran")
-        # Both workers did work (and the killed one's pid is among them when there was a kill).
-        self.assertEqual(pids, {w.pid for w in workers}, f"{name}: records from other processes")
+        # Both workers did work. A command of the SIGKILLed worker that finished after it died
+        # was the child of init by then.
+        self.assertEqual(pids - ({1} if killed else set()), {w.pid for w in workers}, f"{name}: records from other processes")
         return runs, failed, killed, elapsed
 
     @staticmethod
@@ -164,13 +165,15 @@ class OrderUnderLoad(harness.StackTest):
         return order
 
     def test_each_tickets_events_complete_in_queue_order_and_not_without_order_by(self):
+        posting = time.monotonic()
         queued = self.post_all()
         self.assertEqual(len(queued), TICKETS * PER_TICKET)
+        print(f"\n{len(queued)} POSTs in {time.monotonic() - posting:.1f} s", flush=True)
 
         runs, failed, killed, elapsed = self.run_workers("ordered", queued, ordered=True, kill=True)
         out_of_order = {t: s for t, s in runs.items() if self.completion_order(s) != list(range(PER_TICKET))}
         repeated = sum(len(s) - PER_TICKET for s in runs.values())
-        print(f"\n--order-by ticket: {len(out_of_order)} of {TICKETS} tickets out of order, {failed} failed once, "
+        print(f"--order-by ticket: {len(out_of_order)} of {TICKETS} tickets out of order, {failed} failed once, "
               f"{repeated} runs repeated after the SIGKILL of worker {killed}, {elapsed:.1f} s", flush=True)
         self.assertIsNotNone(killed, "the run ended before the kill")
         self.assertEqual(out_of_order, {}, "tickets whose events completed out of queue order")
