@@ -12,6 +12,7 @@ kept, and the run without --order-by starts from exactly the same queue.
 import json
 import os
 import signal
+import subprocess
 import time
 
 import harness
@@ -211,6 +212,43 @@ class OrderUnderLoad(harness.StackTest):
                          f"not every event ran within 10 s; holds: {self.stack.keys(self.key('ticket:*'))}")
         ticket_ids = [json.loads(e)["id"] for e in queued[1:]]
         self.assertEqual([i for i in ran if i in ticket_ids], ticket_ids, "the ticket's events out of order")
+        self.assertEqual(worker.stop(), 0)
+        self.assertFalse(self.leftovers())
+
+    def test_a_failed_event_keeps_its_place_and_stats_shows_its_ticket_held(self):
+        """Ticket A's first event fails once: while it waits 2 s for its retry, A's two later
+        events wait (held, as `stats` shows), ticket B's event runs; then A's run 0, 1, 2."""
+        self.stack.redis_cmd("FLUSHALL")
+        a, b = 5300000, 5300001
+        queued = [harness.make_envelope(TYPE, b'{"Seq":%d}' % seq, ticket_id=a)[0] for seq in range(3)]
+        queued.append(harness.make_envelope(TYPE, b'{"Seq":0}', ticket_id=b)[0])
+        ids = [json.loads(e)["id"] for e in queued]
+        self.stack.redis_cmd("SADD", self.key("event-types"), TYPE)
+        self.stack.redis_cmd("LPUSH", self.stack.queue_key(TYPE), *queued)
+        folder = self.stack.dir / "kept-place"
+        (folder / "fail").mkdir(parents=True)
+        (folder / "fail" / ids[0]).touch()
+        job = folder / "job.sh"
+        job.write_text(JOB.format(dir=folder))
+        worker = harness.Process("kept-place-worker", [
+            harness.WORKER, "--type", f"{TYPE}=exec /bin/bash {job}", "--concurrency", "3", "--backoff", "2",
+            "--backoff-max", "2", "--order-by", f"{TYPE}=ticket"], folder / "worker.log", self.stack.handler_environment())
+        self.addCleanup(worker.stop)
+        done = folder / "done.log"
+
+        def ran():
+            return [line.split()[1] for line in done.read_text().splitlines()] if done.exists() else []
+        harness.wait_for(lambda: ran() == [ids[3]] and (folder / "failed.log").exists(), "B's event run, A's failed",
+                         worker, timeout=5)
+        stats = subprocess.run([harness.QUEUES, "stats", "--json"], env=self.stack.handler_environment(),
+                               capture_output=True, timeout=30)
+        self.assertEqual(stats.returncode, 0, stats)
+        row = next(t for t in json.loads(stats.stdout)["types"] if t["type"] == TYPE)
+        self.assertEqual((row["held_tickets"], row["held_events"], row["retry"], row["queued"]), (1, 2, 1, 0), row)
+        time.sleep(1)
+        self.assertEqual(ran(), [ids[3]], "A's later events ran while its first waited for its retry")
+        harness.wait_for(lambda: len(ran()) == 4, "every event run", worker, timeout=10)
+        self.assertEqual(ran(), [ids[3], ids[0], ids[1], ids[2]])
         self.assertEqual(worker.stop(), 0)
         self.assertFalse(self.leftovers())
 
