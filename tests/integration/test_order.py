@@ -216,7 +216,7 @@ class OrderUnderLoad(harness.StackTest):
         self.assertFalse(self.leftovers())
 
     def test_a_failed_event_keeps_its_place_and_stats_shows_its_ticket_held(self):
-        """Ticket A's first event fails once: while it waits 2 s for its retry, A's two later
+        """Ticket A's first event fails once: while it waits 3 s for its retry, A's two later
         events wait (held, as `stats` shows), ticket B's event runs; then A's run 0, 1, 2."""
         self.stack.redis_cmd("FLUSHALL")
         a, b = 5300000, 5300001
@@ -231,8 +231,8 @@ class OrderUnderLoad(harness.StackTest):
         job = folder / "job.sh"
         job.write_text(JOB.format(dir=folder))
         worker = harness.Process("kept-place-worker", [
-            harness.WORKER, "--type", f"{TYPE}=exec /bin/bash {job}", "--concurrency", "3", "--backoff", "2",
-            "--backoff-max", "2", "--order-by", f"{TYPE}=ticket"], folder / "worker.log", self.stack.handler_environment())
+            harness.WORKER, "--type", f"{TYPE}=exec /bin/bash {job}", "--concurrency", "3", "--backoff", "3",
+            "--backoff-max", "3", "--order-by", f"{TYPE}=ticket"], folder / "worker.log", self.stack.handler_environment())
         self.addCleanup(worker.stop)
         done = folder / "done.log"
 
