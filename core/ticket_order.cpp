@@ -3,8 +3,14 @@
 
 namespace boardhook::core {
 
+// Only the first "ticket_id": counts: when the envelope's own is null, an unanchored match would
+// go on into the event's bytes and take a "ticket_id" of the customer's content for the ticket.
 const std::string_view lua_ticket_of = R"lua(
-local function ticket_of(envelope) return string.match(envelope, '"ticket_id":(%-?%d+)') end
+local function ticket_of(envelope)
+  local _, name_end = string.find(envelope, '"ticket_id":', 1, true)
+  if not name_end then return nil end
+  return string.match(envelope, '^%-?%d+', name_end + 1)
+end
 )lua";
 
 namespace {
